@@ -65,7 +65,7 @@ def sqlite_url(path: Path) -> str:
 
 
 def normalise_db_url(url: str) -> str:
-    """Accept URLs as users paste them: ``postgresql://`` / ``postgres://`` get the psycopg 3 driver."""
+    """Accept URLs as users paste them: ``postgresql://`` gets the psycopg 3 driver."""
     url = url.strip()
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
@@ -135,7 +135,9 @@ def load_settings(
 ) -> Settings:
     """Build settings: explicit arguments win, then ``AVEL_*`` variables, then the config file."""
     env = os.environ if environ is None else environ
-    ddir = data_dir or (Path(env["AVEL_DATA_DIR"]) if env.get("AVEL_DATA_DIR") else DEFAULT_DATA_DIR)
+    ddir = data_dir or (
+        Path(env["AVEL_DATA_DIR"]) if env.get("AVEL_DATA_DIR") else DEFAULT_DATA_DIR
+    )
     cpath = config_path or (
         Path(env["AVEL_CONFIG"]) if env.get("AVEL_CONFIG") else ddir / CONFIG_FILE_NAME
     )

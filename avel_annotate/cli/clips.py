@@ -1,0 +1,124 @@
+"""`avel clips import|stats|list` and `avel split assign`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from avel_annotate.cli.render import counts, emit_json, kv, line, rows
+from avel_annotate.config import Settings
+from avel_annotate.services import clips, splits
+
+app = typer.Typer(help="Clip lists: import them, inspect what is stored.")
+split_app = typer.Typer(help="Train/val/test splits.")
+
+FORMAT_HELP = "vggsound | vggsound-files | ave | avel100k (detected when omitted)"
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="The clip list (CSV or AVE Annotations.txt)."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Import the valid rows; write the bad ones to a rejects file."
+    ),
+    rejects: Path | None = typer.Option(
+        None,
+        "--rejects",
+        help="Where rejected rows go (default <data-dir>/rejects/<name>.rejects.csv).",
+    ),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Import a clip list. Every row is checked first; one bad row imports nothing."""
+    settings: Settings = ctx.obj
+    report = clips.import_clip_list(
+        settings, path, fmt, skip_invalid=skip_invalid, rejects_path=rejects
+    )
+    if settings.json or json_out:
+        emit_json(report)
+        return
+    for problem in report.problems:
+        line(f"skipped {problem}")
+    kv(
+        f"imported {report.path} ({report.format})",
+        {
+            "rows": report.rows,
+            "new clips": report.clips_new,
+            "updated clips": report.clips_updated,
+            "unchanged clips": report.clips_unchanged,
+            "new categories": report.categories_new,
+            "new events": report.events_new,
+            "rejected rows": report.rejected,
+            "rejects file": report.rejects_path,
+        },
+    )
+
+
+@app.command("stats")
+def stats(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Counts of clips by status, split and category, and curated clips by split."""
+    settings: Settings = ctx.obj
+    report = clips.clip_stats(settings)
+    if settings.json or json_out:
+        emit_json(report)
+        return
+    kv("clips", {"total": report.total, "short (padded)": report.short})
+    counts("by status", report.by_status, "status")
+    counts("by split", report.by_split, "split")
+    counts("curated labels by split", report.curated_by_split, "split")
+    top = dict(sorted(report.by_category.items(), key=lambda kv: -kv[1])[:20])
+    counts(f"by category (top {len(top)} of {len(report.by_category)})", top, "category")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: str | None = typer.Option(None, "--status", help="Only clips with this fetch status."),
+    split: str | None = typer.Option(None, "--split", help="Only clips of this split."),
+    limit: int | None = typer.Option(None, "--limit", min=1),
+    json_out: bool = typer.Option(False, "--json", help="One JSON record per clip."),
+) -> None:
+    """List clips with their paths and status."""
+    settings: Settings = ctx.obj
+    records = clips.list_clips(settings, status=status, split=split, limit=limit)
+    if settings.json or json_out:
+        emit_json(records)
+        return
+    rows(
+        f"{len(records)} clip(s)",
+        ["clip", "category", "split", "status", "media"],
+        [(r.clip_id, r.category, r.split, r.status, r.media_path) for r in records],
+    )
+
+
+@split_app.command("assign")
+def assign(
+    ctx: typer.Context,
+    ratios: str = typer.Option("60/20/20", "--ratios", help="train/val/test proportions."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same assignment."),
+    include_list_splits: bool = typer.Option(
+        False, "--include-list-splits", help="Also re-split clips whose list gave a split."
+    ),
+    force: bool = typer.Option(False, "--force", help="Also move clips that have annotations."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Assign train/val/test stratified by category, reproducibly."""
+    settings: Settings = ctx.obj
+    report = splits.assign(
+        settings, ratios, seed, include_list_splits=include_list_splits, force=force
+    )
+    if settings.json or json_out:
+        emit_json(report)
+        return
+    kv(
+        f"splits assigned ({report.ratios}, seed {report.seed})",
+        {
+            "clips considered": report.considered,
+            "moved from another split": report.moved,
+            "kept (split from the list)": report.kept_list,
+            "kept (annotated)": report.kept_annotated,
+            **{f"now {k}": v for k, v in report.counts.items()},
+        },
+    )

@@ -1,0 +1,40 @@
+"""`avel db upgrade|current`."""
+
+from __future__ import annotations
+
+import typer
+
+from avel_annotate.cli.render import emit_json, kv
+from avel_annotate.config import Settings
+from avel_annotate.services import store
+
+app = typer.Typer(help="Database schema: upgrade to the newest revision, show the current one.")
+
+
+@app.command("upgrade")
+def upgrade(
+    ctx: typer.Context,
+    revision: str = typer.Argument("head", help="Target revision."),
+) -> None:
+    """Create or upgrade the database to the newest schema (Alembic migrations)."""
+    settings: Settings = ctx.obj
+    report = store.db_upgrade(settings, revision)
+    if settings.json:
+        emit_json(report)
+    else:
+        kv("database upgraded", {"url": report.url, "from": report.before, "to": report.after})
+
+
+@app.command("current")
+def current(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Show the database's schema revision and whether it is the newest."""
+    settings: Settings = ctx.obj
+    report = store.db_current(settings)
+    if settings.json or json_out:
+        emit_json({**report.__dict__, "up_to_date": report.up_to_date})
+    else:
+        state = "up to date" if report.up_to_date else "outdated: run `avel db upgrade`"
+        kv(
+            "database",
+            {"url": report.url, "revision": report.current, "head": report.head, "state": state},
+        )

@@ -1,0 +1,312 @@
+"""Parse and validate clip lists: VGGSound CSV, VGGSound file lists, AVE Annotations.txt, AVEL100k.
+
+Pure functions over text. Validation is whole-file: :func:`parse_clip_list` returns every good row
+and every problem (``FILE:LINE: reason``); the caller decides whether anything is imported.
+Quirks handled: CRLF line ends, a UTF-8 BOM, optional header lines, double-quoted labels with
+commas, ``1.0``-style starts, ids that begin with ``-``, blank lines (ignored, never counted).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from avel_annotate.domain.ids import is_valid_ytid, make_clip_id
+
+FORMATS = ("vggsound", "vggsound-files", "ave", "avel100k")
+N_SEGMENTS = 10
+AVE_CLIP_SECONDS = 10
+MAX_LABEL_LEN = 200
+
+_HEADER_WORDS = {
+    "ytid", "youtube_id", "youtubeid", "video_id", "videoid", "id", "start", "start_s",
+    "start_seconds", "starttime", "endtime", "label", "labels", "split", "category", "quality",
+    "filename", "file", "fname",
+}  # fmt: skip
+_FILE_RE = re.compile(r"([A-Za-z0-9_-]{11})_(\d{6})\.mp4")
+_CLIPID_RE = re.compile(r"([A-Za-z0-9_-]{11})_(\d{6})")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """One valid row. ``start_s`` is None only for AVEL100k ids without a start."""
+
+    line: int
+    ytid: str
+    start_s: int | None
+    label: str
+    split: str | None = None
+    event: tuple[int, int] | None = None  # AVE: event seconds [start, end) inside the clip
+    quality: str | None = None
+    segments: str | None = None  # AVEL100k: ten 0/1 labels
+
+    @property
+    def clip_id(self) -> str | None:
+        return None if self.start_s is None else make_clip_id(self.ytid, self.start_s)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class ParsedList:
+    path: str
+    format: str
+    rows: tuple[ListRow, ...]
+    problems: tuple[RowProblem, ...]
+    header_line: int | None = None
+
+    def problem_lines(self) -> list[str]:
+        return [f"{self.path}:{p.line}: {p.reason}" for p in self.problems]
+
+
+class _RowError(ValueError):
+    pass
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 with or without BOM; raises UnicodeDecodeError for anything else."""
+    return data.decode("utf-8-sig")
+
+
+def detect_format(lines: Sequence[str]) -> str:
+    """Guess the format from the first non-blank line."""
+    for line in lines:
+        if not line.strip():
+            continue
+        if "&" in line and line.count("&") >= 4:
+            return "ave"
+        first = _split_csv(line)
+        head = first[0].strip()
+        if _FILE_RE.fullmatch(head) or head.lower() in {"filename", "file", "fname"}:
+            return "vggsound-files"
+        if head.lower() in {"video_id", "videoid"}:
+            return "avel100k"
+        return "vggsound"
+    return "vggsound"
+
+
+def _split_csv(line: str) -> list[str]:
+    if '"' not in line:
+        return line.split(",")
+    return next(csv.reader([line], skipinitialspace=True))
+
+
+def _is_header(fields: list[str]) -> bool:
+    words = {f.strip().lower().replace(" ", "_").lstrip("#").strip("_") for f in fields}
+    return len(words & _HEADER_WORDS) >= 2
+
+
+def _label(text: str) -> str:
+    label = text.strip()
+    if not label:
+        raise _RowError("empty label")
+    if _CONTROL_RE.search(label):
+        raise _RowError("label contains control characters")
+    if len(label) > MAX_LABEL_LEN:
+        raise _RowError(f"label longer than {MAX_LABEL_LEN} characters")
+    return label
+
+
+def _ytid(text: str) -> str:
+    ytid = text.strip()
+    if not is_valid_ytid(ytid):
+        shown = ytid if len(ytid) <= 40 else ytid[:40] + "..."
+        raise _RowError(f"bad YouTube id {shown!r} (expected 11 characters of A-Z a-z 0-9 _ -)")
+    return ytid
+
+
+def _start(text: str) -> int:
+    raw = text.strip()
+    if raw.isdigit():
+        value = int(raw)
+    else:
+        try:
+            number = float(raw)
+        except ValueError:
+            raise _RowError(f"start {raw!r} is not a number") from None
+        if not math.isfinite(number):
+            raise _RowError(f"start {raw!r} is not a finite number")
+        if number < 0:
+            raise _RowError(f"start {raw!r} is negative")
+        if number != int(number):
+            raise _RowError(f"start {raw!r} is not a whole number of seconds")
+        value = int(number)
+    if value > 999_999:
+        raise _RowError(f"start {raw!r} is larger than 999999 s")
+    return value
+
+
+def _split(text: str, allowed: tuple[str, ...]) -> str:
+    split = text.strip().lower()
+    if split not in allowed:
+        raise _RowError(f"unknown split {text.strip()!r} (expected one of {', '.join(allowed)})")
+    return split
+
+
+def _segments(text: str) -> str:
+    bits = re.sub(r"[\[\]\s,;]", "", text)
+    if len(bits) != N_SEGMENTS or set(bits) - {"0", "1"}:
+        raise _RowError(f"segment labels {text.strip()!r} are not ten 0/1 values")
+    return bits
+
+
+def _whole_second(text: str, what: str) -> int:
+    raw = text.strip()
+    try:
+        number = float(raw)
+    except ValueError:
+        raise _RowError(f"{what} {raw!r} is not a number") from None
+    if not math.isfinite(number) or number != int(number):
+        raise _RowError(f"{what} {raw!r} is not a whole second")
+    value = int(number)
+    if not 0 <= value <= AVE_CLIP_SECONDS:
+        raise _RowError(f"{what} {value} is outside the 10-s clip (0..10)")
+    return value
+
+
+def _parse_vggsound(fields: list[str], line: int) -> ListRow:
+    if len(fields) != 4:
+        raise _RowError(f"expected 4 columns (ytid,start_s,label,split), found {len(fields)}")
+    return ListRow(
+        line=line,
+        ytid=_ytid(fields[0]),
+        start_s=_start(fields[1]),
+        label=_label(fields[2]),
+        split=_split(fields[3], ("train", "test")),
+    )
+
+
+def _parse_vggsound_files(fields: list[str], line: int) -> ListRow:
+    if len(fields) != 2:
+        raise _RowError(f"expected 2 columns (<ytid>_<start>.mp4,label), found {len(fields)}")
+    name = fields[0].strip()
+    match = _FILE_RE.fullmatch(name)
+    if match is None:
+        raise _RowError(f"file name {name[:60]!r} is not <11-char YouTube id>_<6-digit start>.mp4")
+    return ListRow(
+        line=line, ytid=match.group(1), start_s=int(match.group(2)), label=_label(fields[1])
+    )
+
+
+def _parse_ave(fields: list[str], line: int) -> ListRow:
+    if len(fields) != 5:
+        raise _RowError(
+            f"expected 5 '&'-separated fields (Category&VideoID&Quality&StartTime&EndTime), "
+            f"found {len(fields)}"
+        )
+    start = _whole_second(fields[3], "StartTime")
+    end = _whole_second(fields[4], "EndTime")
+    if end < start:
+        raise _RowError(f"EndTime {end} is before StartTime {start}")
+    quality = fields[2].strip()
+    if not quality:
+        raise _RowError("empty Quality")
+    return ListRow(
+        line=line,
+        ytid=_ytid(fields[1]),
+        start_s=0,
+        label=_label(fields[0]),
+        event=(start, end),
+        quality=quality,
+    )
+
+
+def _parse_avel100k(fields: list[str], line: int) -> ListRow:
+    if len(fields) not in (3, 4):
+        raise _RowError(
+            f"expected 3 or 4 columns (video_id,category,split[,labels]), found {len(fields)}"
+        )
+    vid = fields[0].strip()
+    match = _CLIPID_RE.fullmatch(vid)
+    if match is not None:
+        ytid, start = match.group(1), int(match.group(2))
+    else:
+        ytid, start = _ytid(vid), None
+    return ListRow(
+        line=line,
+        ytid=ytid,
+        start_s=start,
+        label=_label(fields[1]),
+        split=_split(fields[2], ("train", "val", "test")),
+        segments=_segments(fields[3]) if len(fields) == 4 else None,
+    )
+
+
+_PARSERS = {
+    "vggsound": _parse_vggsound,
+    "vggsound-files": _parse_vggsound_files,
+    "ave": _parse_ave,
+    "avel100k": _parse_avel100k,
+}
+
+
+def _shown(raw: str) -> str:
+    return raw if len(raw) <= 120 else raw[:117] + "..."
+
+
+def parse_clip_list(path: str, text: str, fmt: str | None = None) -> ParsedList:
+    """Parse a whole clip list. Never raises for a bad row: it becomes a RowProblem."""
+    lines = text.splitlines()
+    fmt = fmt or detect_format(lines)
+    if fmt not in _PARSERS:
+        raise ValueError(f"unknown clip-list format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    parser = _PARSERS[fmt]
+    rows: list[ListRow] = []
+    problems: list[RowProblem] = []
+    header_line: int | None = None
+    seen: dict[tuple[str, int | None], ListRow] = {}
+    first = True
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        if fmt == "ave":
+            fields = raw.split("&")
+        else:
+            try:
+                fields = _split_csv(raw)
+            except csv.Error as e:
+                problems.append(RowProblem(number, f"unreadable CSV: {e}", _shown(raw)))
+                first = False
+                continue
+        if first:
+            first = False
+            if _is_header(fields):
+                header_line = number
+                continue
+        try:
+            row = parser(fields, number)
+        except _RowError as e:
+            problems.append(RowProblem(number, str(e), _shown(raw)))
+            continue
+        key = (row.ytid, row.start_s)
+        previous = seen.get(key)
+        if previous is not None and fmt != "ave":
+            if (previous.label, previous.split, previous.segments) == (
+                row.label,
+                row.split,
+                row.segments,
+            ):
+                continue  # an exact repeat of an earlier row: same clip, nothing new
+            problems.append(
+                RowProblem(
+                    number,
+                    f"clip {row.clip_id or row.ytid} is already listed at line {previous.line} "
+                    f"with label {previous.label!r}, split {previous.split}",
+                    _shown(raw),
+                )
+            )
+            continue
+        seen.setdefault(key, row)
+        rows.append(row)
+    return ParsedList(
+        path=path, format=fmt, rows=tuple(rows), problems=tuple(problems), header_line=header_line
+    )

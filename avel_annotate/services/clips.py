@@ -1,0 +1,350 @@
+"""Clip-list import, clip listing and statistics."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from avel_annotate.config import Settings
+from avel_annotate.domain import segments as seg
+from avel_annotate.domain.cliplist import FORMATS, ListRow, ParsedList, RowProblem, parse_clip_list
+from avel_annotate.domain.ids import make_clip_id
+from avel_annotate.errors import ClipListError, ConfigError
+from avel_annotate.services.store import open_store
+from avel_annotate.store import clips as q
+from avel_annotate.store.engine import session_scope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    path: str
+    format: str
+    rows: int
+    clips_new: int
+    clips_unchanged: int
+    clips_updated: int
+    categories_new: int
+    events_new: int
+    rejected: int
+    rejects_path: str | None
+    header_line: int | None
+    problems: list[str] = field(default_factory=list)
+
+
+def read_clip_list(path: Path, fmt: str | None) -> ParsedList:
+    if fmt is not None and fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as e:
+        raise ClipListError(f"{path}: no such file", hint="check the path") from e
+    except OSError as e:
+        raise ClipListError(f"{path}: cannot read: {e.strerror}") from e
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ClipListError(
+            f"{path}:{line}: not UTF-8 text", hint="save the list as UTF-8 and import again"
+        ) from e
+    return parse_clip_list(str(path), text, fmt)
+
+
+@dataclass
+class _Plan:
+    new_clips: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple[str, str, int, int, str | None, int]] = field(default_factory=list)
+    unchanged: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    rejected_rows: list[ListRow] = field(default_factory=list)
+
+
+def _group_rows(parsed: ParsedList) -> dict[tuple[str, int], list[ListRow]]:
+    groups: dict[tuple[str, int], list[ListRow]] = defaultdict(list)
+    for row in parsed.rows:
+        assert row.start_s is not None
+        groups[(row.ytid, row.start_s)].append(row)
+    return groups
+
+
+def _resolve_starts(
+    parsed: ParsedList, stored: dict[tuple[str, int], q.StoredClipKey]
+) -> tuple[list[ListRow], list[RowProblem]]:
+    """AVEL100k ids without a start: use the one stored clip of that video, else report the row."""
+    starts: dict[str, list[int]] = defaultdict(list)
+    for ytid, start in stored:
+        starts[ytid].append(start)
+    rows: list[ListRow] = []
+    problems: list[RowProblem] = []
+    for row in parsed.rows:
+        if row.start_s is not None:
+            rows.append(row)
+            continue
+        found = starts.get(row.ytid, [])
+        if len(found) == 1:
+            rows.append(ListRow(**{**row.__dict__, "start_s": found[0]}))
+        else:
+            why = "no stored clip" if not found else f"{len(found)} stored clips"
+            problems.append(
+                RowProblem(
+                    row.line,
+                    f"video {row.ytid} has no start time and {why} of it to take one from; "
+                    f"write the id as {row.ytid}_<start as 6 digits> or import the VGGSound "
+                    "list first",
+                    row.ytid,
+                )
+            )
+    return rows, problems
+
+
+def _plan(parsed: ParsedList, stored: dict[tuple[str, int], q.StoredClipKey], source: str) -> _Plan:
+    plan = _Plan()
+    for key, rows in _group_rows(parsed).items():
+        first = rows[0]
+        clip_id = make_clip_id(*key)
+        list_segments = first.segments
+        if parsed.format == "ave":
+            list_segments = seg.from_events(r.event for r in rows if r.event is not None)
+        old = stored.get(key)
+        if old is None:
+            plan.new_clips.append(
+                {
+                    "clip_id": clip_id,
+                    "ytid": key[0],
+                    "start_s": key[1],
+                    "source_format": parsed.format,
+                    "source_file": source,
+                    "source_line": first.line,
+                    "_category": first.label,
+                    "list_segments": list_segments,
+                    "split": first.split,
+                    "split_source": "list" if first.split else None,
+                }
+            )
+        else:
+            conflict = None
+            if old.category is not None and old.category != first.label:
+                conflict = (
+                    f"clip {clip_id} is stored with label {old.category!r} "
+                    f"(from {old.source_file}:{old.source_line}), this row says {first.label!r}"
+                )
+            elif first.split and old.split_source == "list" and old.split != first.split:
+                conflict = (
+                    f"clip {clip_id} is stored in split {old.split} "
+                    f"(from {old.source_file}:{old.source_line}), this row says {first.split}"
+                )
+            if conflict:
+                plan.problems.append(RowProblem(first.line, conflict, clip_id))
+                plan.rejected_rows.extend(rows)
+                continue
+            change: dict[str, Any] = {}
+            if first.split and old.split != first.split:
+                change.update(split=first.split, split_source="list")
+            if list_segments is not None and old.list_segments is None:
+                change["list_segments"] = list_segments
+            if old.category is None:
+                change["_category"] = first.label
+            if change:
+                plan.updates.append({"id": old.id, **change})
+            else:
+                plan.unchanged += 1
+        for row in rows:
+            if row.event is not None:
+                plan.events.append((clip_id, row.label, *row.event, row.quality, row.line))
+    return plan
+
+
+def _write_rejects(path: Path, problems: list[RowProblem]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["line", "reason", "row"])
+        for p in sorted(problems, key=lambda p: p.line):
+            writer.writerow([p.line, p.reason, p.raw])
+    tmp.replace(path)
+
+
+def import_clip_list(
+    settings: Settings,
+    path: Path,
+    fmt: str | None = None,
+    *,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+) -> ImportReport:
+    """Validate the whole list, then import it in one transaction (or nothing at all)."""
+    parsed = read_clip_list(path, fmt)
+    n_rows = len(parsed.rows) + len(parsed.problems)
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as session:
+            stored = q.stored_clip_keys(session)
+            rows, start_problems = _resolve_starts(parsed, stored)
+            parsed = ParsedList(
+                parsed.path,
+                parsed.format,
+                tuple(rows),
+                parsed.problems + tuple(start_problems),
+                parsed.header_line,
+            )
+            plan = _plan(parsed, stored, str(path))
+            problems = sorted([*parsed.problems, *plan.problems], key=lambda p: p.line)
+            lines = [f"{path}:{p.line}: {p.reason}" for p in problems]
+            if problems and not skip_invalid:
+                raise ClipListError(
+                    f"{path}: {len(problems)} bad row(s); nothing was imported",
+                    problems=lines,
+                    hint="fix the rows, or import the valid ones with --skip-invalid",
+                )
+            out_rejects: Path | None = None
+            if problems:
+                out_rejects = rejects_path or (
+                    settings.data_dir / "rejects" / f"{path.name}.rejects.csv"
+                )
+                _write_rejects(out_rejects, problems)
+            names = {c["_category"] for c in plan.new_clips} | {
+                u["_category"] for u in plan.updates if "_category" in u
+            }
+            names |= {e[1] for e in plan.events}
+            before = len(q.category_ids(session))
+            cats = q.ensure_categories(session, names)
+            for c in plan.new_clips:
+                c["category_id"] = cats[c.pop("_category")]
+            for u in plan.updates:
+                if "_category" in u:
+                    u["category_id"] = cats[u.pop("_category")]
+            q.insert_clips(session, plan.new_clips)
+            q.update_clip_fields(session, plan.updates)
+            events_new = 0
+            if plan.events:
+                pks = q.clip_pk_map(session, {e[0] for e in plan.events})
+                have = q.existing_events(session)
+                new_events = []
+                for clip_id, label, start, end, quality, line in plan.events:
+                    key = (pks[clip_id], cats[label], start, end)
+                    if key in have:
+                        continue
+                    have.add(key)
+                    new_events.append(
+                        {
+                            "clip_id": key[0],
+                            "category_id": key[1],
+                            "start_s": start,
+                            "end_s": end,
+                            "quality": quality,
+                            "source_line": line,
+                        }
+                    )
+                q.insert_events(session, new_events)
+                events_new = len(new_events)
+            report = ImportReport(
+                path=str(path),
+                format=parsed.format,
+                rows=n_rows,
+                clips_new=len(plan.new_clips),
+                clips_unchanged=plan.unchanged,
+                clips_updated=len(plan.updates),
+                categories_new=len(cats) - before,
+                events_new=events_new,
+                rejected=len(problems),
+                rejects_path=str(out_rejects) if out_rejects else None,
+                header_line=parsed.header_line,
+                problems=lines,
+            )
+    finally:
+        engine.dispose()
+    log.info("imported %s: %d new clips", path, report.clips_new)
+    return report
+
+
+@dataclass(frozen=True)
+class ClipStats:
+    total: int
+    by_status: dict[str, int]
+    by_split: dict[str, int]
+    by_category: dict[str, int]
+    curated_by_split: dict[str, int]
+    short: int
+
+
+def clip_stats(settings: Settings) -> ClipStats:
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as session:
+            by_status = q.count_by(session, q.Clip.status)
+            short = q.count_by(session, q.Clip.is_short)
+            return ClipStats(
+                total=sum(by_status.values()),
+                by_status=by_status,
+                by_split=q.count_by(session, q.Clip.split),
+                by_category=q.count_by_category(session),
+                curated_by_split=q.count_curated_by_split(session),
+                short=short.get("True", 0),
+            )
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    clip_id: str
+    ytid: str
+    start_s: int
+    category: str | None
+    split: str | None
+    status: str
+    attempts: int
+    error_class: str | None
+    error_message: str | None
+    media_path: str | None
+    wav_path: str | None
+    duration_s: float | None
+    is_short: bool
+    list_segments: str | None
+    source: str
+
+
+def list_clips(
+    settings: Settings,
+    *,
+    status: str | None = None,
+    split: str | None = None,
+    limit: int | None = None,
+) -> list[ClipRecord]:
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as session:
+            out = []
+            for clip, category in q.list_clips(session, status=status, split=split, limit=limit):
+                out.append(
+                    ClipRecord(
+                        clip_id=clip.clip_id,
+                        ytid=clip.ytid,
+                        start_s=clip.start_s,
+                        category=category,
+                        split=clip.split,
+                        status=clip.status,
+                        attempts=clip.attempts,
+                        error_class=clip.error_class,
+                        error_message=clip.error_message,
+                        media_path=str(settings.data_dir / clip.media_path)
+                        if clip.media_path
+                        else None,
+                        wav_path=str(settings.data_dir / clip.wav_path) if clip.wav_path else None,
+                        duration_s=clip.duration_s,
+                        is_short=clip.is_short,
+                        list_segments=clip.list_segments,
+                        source=f"{clip.source_file}:{clip.source_line}",
+                    )
+                )
+            return out
+    finally:
+        engine.dispose()

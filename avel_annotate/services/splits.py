@@ -1,0 +1,76 @@
+"""`avel split assign`: stratified, reproducible train/val/test assignment."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from avel_annotate.config import Settings
+from avel_annotate.domain.splits import SplitCandidate, assign_splits, parse_ratios
+from avel_annotate.errors import ConfigError
+from avel_annotate.services.store import open_store
+from avel_annotate.store import clips as q
+from avel_annotate.store.engine import session_scope
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    ratios: str
+    seed: int
+    considered: int
+    moved: int
+    kept_list: int
+    kept_annotated: int
+    counts: dict[str, int]
+
+
+def assign(
+    settings: Settings,
+    ratios: str = "60/20/20",
+    seed: int = 0,
+    *,
+    include_list_splits: bool = False,
+    force: bool = False,
+) -> SplitReport:
+    """Assign splits to clips without a list split (or all, with ``include_list_splits``).
+
+    Clips that already have annotations keep their split unless ``force``.
+    """
+    try:
+        fractions = parse_ratios(ratios)
+    except ValueError as e:
+        raise ConfigError(str(e), "write ratios like 60/20/20") from e
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as session:
+            rows = q.split_rows(session)
+            kept_list = 0
+            candidates = []
+            for r in rows:
+                if r.split_source == "list" and not include_list_splits:
+                    kept_list += 1
+                    continue
+                locked = r.annotated and not force and r.split is not None
+                candidates.append(SplitCandidate(r.clip_id, r.category, r.split, locked))
+            result = assign_splits(candidates, fractions, seed)
+            by_clip = {r.clip_id: r for r in rows}
+            changes = []
+            moved = 0
+            for cid, split in result.items():
+                old = by_clip[cid]
+                if old.split != split or old.split_source != "assigned":
+                    changes.append((old.id, split))
+                    moved += old.split is not None and old.split != split
+            q.set_splits(session, changes, seed, ratios)
+            counts = Counter(result.values())
+            return SplitReport(
+                ratios=ratios,
+                seed=seed,
+                considered=len(candidates),
+                moved=moved,
+                kept_list=kept_list,
+                kept_annotated=sum(1 for c in candidates if c.locked),
+                counts=dict(sorted(counts.items())),
+            )
+    finally:
+        engine.dispose()

@@ -1,0 +1,53 @@
+"""Open the store for a command, and the `avel db` operations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from avel_annotate.config import Settings
+from avel_annotate.store.engine import make_engine, safe_url
+from avel_annotate.store.migrate import (
+    UpgradeReport,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    upgrade,
+)
+
+
+def open_store(settings: Settings) -> Engine:
+    """An engine on a database at the migration head (a new empty database is created)."""
+    engine = make_engine(settings.db_url)
+    ensure_schema(engine)
+    return engine
+
+
+def db_upgrade(settings: Settings, revision: str = "head") -> UpgradeReport:
+    engine = make_engine(settings.db_url)
+    try:
+        return upgrade(engine, revision)
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class DbCurrentReport:
+    url: str
+    current: str | None
+    head: str
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def db_current(settings: Settings) -> DbCurrentReport:
+    engine = make_engine(settings.db_url)
+    try:
+        return DbCurrentReport(
+            url=safe_url(settings.db_url), current=current_revision(engine), head=head_revision()
+        )
+    finally:
+        engine.dispose()

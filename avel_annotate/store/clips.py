@@ -1,0 +1,201 @@
+"""Queries over clips, categories, list events and splits. Callers own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from avel_annotate.store.tables import (
+    Annotation,
+    Category,
+    Clip,
+    CuratedLabel,
+    ListEvent,
+    SplitAssignment,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class StoredClipKey:
+    id: int
+    clip_id: str
+    ytid: str
+    start_s: int
+    category: str | None
+    split: str | None
+    split_source: str | None
+    list_segments: str | None
+    source_file: str
+    source_line: int
+
+
+def category_ids(session: Session) -> dict[str, int]:
+    return {name: cid for cid, name in session.execute(select(Category.id, Category.name))}
+
+
+def ensure_categories(session: Session, names: Iterable[str]) -> dict[str, int]:
+    """Create missing categories; return the full name -> id map."""
+    known = category_ids(session)
+    missing = sorted(set(names) - set(known))
+    if missing:
+        now = utcnow()
+        session.execute(insert(Category), [{"name": n, "created_at": now} for n in missing])
+        known = category_ids(session)
+    return known
+
+
+def stored_clip_keys(session: Session) -> dict[tuple[str, int], StoredClipKey]:
+    stmt = select(
+        Clip.id,
+        Clip.clip_id,
+        Clip.ytid,
+        Clip.start_s,
+        Category.name,
+        Clip.split,
+        Clip.split_source,
+        Clip.list_segments,
+        Clip.source_file,
+        Clip.source_line,
+    ).outerjoin(Category, Clip.category_id == Category.id)
+    return {(r[2], r[3]): StoredClipKey(*r) for r in session.execute(stmt)}
+
+
+def insert_clips(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    now = utcnow()
+    defaults = {
+        "status": "pending",
+        "attempts": 0,
+        "is_short": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    session.execute(insert(Clip), [{**defaults, **r} for r in rows])
+
+
+def clip_pk_map(session: Session, clip_ids: Iterable[str] | None = None) -> dict[str, int]:
+    stmt = select(Clip.clip_id, Clip.id)
+    if clip_ids is not None:
+        wanted = set(clip_ids)
+        return {c: i for c, i in session.execute(stmt) if c in wanted}
+    return dict(session.execute(stmt).all())
+
+
+def update_clip_fields(session: Session, updates: Sequence[dict[str, Any]]) -> None:
+    """Bulk update by primary key: each dict has ``id`` plus the columns to set."""
+    for values in updates:
+        pk = values["id"]
+        rest = {k: v for k, v in values.items() if k != "id"}
+        session.execute(update(Clip).where(Clip.id == pk).values(**rest, updated_at=utcnow()))
+
+
+def existing_events(session: Session) -> set[tuple[int, int, int, int]]:
+    stmt = select(ListEvent.clip_id, ListEvent.category_id, ListEvent.start_s, ListEvent.end_s)
+    return {tuple(r) for r in session.execute(stmt)}  # type: ignore[misc]
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(ListEvent), list(rows))
+
+
+@dataclass(frozen=True)
+class SplitRow:
+    id: int
+    clip_id: str
+    category: str | None
+    split: str | None
+    split_source: str | None
+    annotated: bool
+
+
+def split_rows(session: Session) -> list[SplitRow]:
+    annotated = select(Annotation.clip_id).distinct().scalar_subquery()
+    stmt = select(
+        Clip.id,
+        Clip.clip_id,
+        Category.name,
+        Clip.split,
+        Clip.split_source,
+        Clip.id.in_(annotated),
+    ).outerjoin(Category, Clip.category_id == Category.id)
+    return [SplitRow(*r) for r in session.execute(stmt)]
+
+
+def set_splits(
+    session: Session, changes: Sequence[tuple[int, str]], seed: int, ratios: str
+) -> None:
+    now = utcnow()
+    for pk, split in changes:
+        session.execute(
+            update(Clip)
+            .where(Clip.id == pk)
+            .values(split=split, split_source="assigned", updated_at=now)
+        )
+    if changes:
+        session.execute(
+            insert(SplitAssignment),
+            [
+                {
+                    "clip_id": pk,
+                    "split": split,
+                    "source": "assigned",
+                    "seed": seed,
+                    "ratios": ratios,
+                    "created_at": now,
+                }
+                for pk, split in changes
+            ],
+        )
+
+
+def count_by(session: Session, column: Any) -> dict[str, int]:
+    stmt = select(column, func.count()).select_from(Clip).group_by(column)
+    return {str(k) if k is not None else "-": n for k, n in session.execute(stmt)}
+
+
+def count_by_category(session: Session) -> dict[str, int]:
+    stmt = (
+        select(Category.name, func.count(Clip.id))
+        .select_from(Clip)
+        .outerjoin(Category, Clip.category_id == Category.id)
+        .group_by(Category.name)
+    )
+    return {k or "-": n for k, n in session.execute(stmt)}
+
+
+def count_curated_by_split(session: Session) -> dict[str, int]:
+    stmt = (
+        select(Clip.split, func.count(CuratedLabel.id))
+        .select_from(CuratedLabel)
+        .join(Clip, CuratedLabel.clip_id == Clip.id)
+        .group_by(Clip.split)
+    )
+    return {k or "-": n for k, n in session.execute(stmt)}
+
+
+def list_clips(
+    session: Session,
+    *,
+    status: str | None = None,
+    split: str | None = None,
+    limit: int | None = None,
+) -> list[tuple[Clip, str | None]]:
+    stmt = (
+        select(Clip, Category.name)
+        .outerjoin(Category, Clip.category_id == Category.id)
+        .order_by(Clip.id)
+    )
+    if status:
+        stmt = stmt.where(Clip.status == status)
+    if split:
+        stmt = stmt.where(Clip.split == split)
+    if limit:
+        stmt = stmt.limit(limit)
+    return [(c, n) for c, n in session.execute(stmt).all()]

@@ -1,0 +1,90 @@
+"""Engine and transaction scope.
+
+``session_scope()`` owns the transaction: it commits when the block ends and rolls back when it
+raises. Query functions take the session and never commit. SQLite gets WAL, foreign keys and a
+busy timeout so several worker threads of one process can share the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from avel_annotate.config import normalise_db_url
+from avel_annotate.errors import AvelError, ConfigError, StoreError
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_db_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise ConfigError(
+            f"database URL {url!r} is not valid",
+            "use sqlite:///path/avel.db or postgresql://user@host/db",
+        ) from e
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            from pathlib import Path
+
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    except (ImportError, ArgumentError) as e:
+        raise ConfigError(f"cannot use database URL {safe_url(url)}: {e}") from e
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception."""
+    session = sessionmaker(bind=engine, expire_on_commit=False)()
+    try:
+        yield session
+        session.commit()
+    except OperationalError as e:
+        session.rollback()
+        raise StoreError(
+            f"database {safe_url(str(engine.url))} failed: {str(e.orig).strip().splitlines()[0]}",
+            "check that the server is running and the URL is right",
+        ) from e
+    except AvelError:
+        session.rollback()
+        raise
+    except SQLAlchemyError as e:
+        session.rollback()
+        raise StoreError(f"database {safe_url(str(engine.url))}: {e}") from e
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

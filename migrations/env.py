@@ -1,0 +1,32 @@
+"""Alembic environment: runs against the engine the toolkit hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from avel_annotate.store.tables import Base
+
+config = context.config
+engine = config.attributes.get("engine")
+if engine is None:  # plain `alembic` CLI use: build one from sqlalchemy.url
+    from avel_annotate.store.engine import make_engine
+
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+
+
+def run_migrations_online() -> None:
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; use `avel db upgrade`")
+run_migrations_online()
