@@ -243,8 +243,9 @@ class Extractor:
             logger.debug("wav has %d samples; padding/cutting to 10 s", wav.shape[0])
         maps = self.visual_maps(frames)  # [160, 512, 7, 7]
         per_second = maps.reshape(N_SEGMENTS, fps, *maps.shape[1:]).mean(dim=1)
-        visual = per_second.permute(0, 2, 3, 1).cpu().numpy().astype(np.float16)
-        audio = self.audio_embeddings(wav).cpu().numpy().astype(np.float16)
+        with np.errstate(over="ignore"):  # overflow becomes inf, refused just below
+            visual = per_second.permute(0, 2, 3, 1).cpu().numpy().astype(np.float16)
+            audio = self.audio_embeddings(wav).cpu().numpy().astype(np.float16)
         if not (np.isfinite(visual).all() and np.isfinite(audio).all()):
             raise FeatureError("features overflow float16 (inf/nan); check weights/preprocessing")
         return visual, audio

@@ -64,8 +64,9 @@ def write_features(
 ) -> Path:
     """Write atomically (temp file + ``os.replace``); arrays are cast to float16 first."""
     path = Path(path)
-    visual = np.ascontiguousarray(visual, dtype=STORED_DTYPE)
-    audio = np.ascontiguousarray(audio, dtype=STORED_DTYPE)
+    with np.errstate(over="ignore"):  # overflow becomes inf, refused just below
+        visual = np.ascontiguousarray(visual, dtype=STORED_DTYPE)
+        audio = np.ascontiguousarray(audio, dtype=STORED_DTYPE)
     _validate(visual, audio, str(path))
     if not (np.isfinite(visual).all() and np.isfinite(audio).all()):
         raise FeatureError(
