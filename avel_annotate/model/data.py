@@ -1,0 +1,273 @@
+"""Clip datasets for training and evaluation; features stream from disk, labels live in RAM.
+
+The data interface is a small protocol, ``ClipDataset``: a ``torch.utils.data.Dataset`` whose
+item is one ``ClipExample`` (audio ``[T, 128]``, visual ``[T, 7, 7, 512]``, segment labels
+``[T]`` int64 with C = background, category int, -1 if the clip has no event) plus two batch
+helpers the training loop uses: ``labels()`` (all segment labels, ``[N, T]``, cheap) and
+``read_batch(indices)`` (one read for many clips). ``AveH5Dataset`` reads the authors' released
+AVE layout; the toolkit's own per-clip feature files can plug in by implementing the same three
+methods.
+
+Memory: only the rows of the current (and one prefetched) batch are ever in RAM; a batch of 128
+float64 AVE clips is 257 MB for the visual features.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import h5py
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from avel_annotate.domain.metrics import all_event_clips
+from avel_annotate.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+AVE_FILES = {
+    "audio": "audio_feature.h5",
+    "visual": "visual_feature.h5",
+    "labels": "labels.h5",
+}
+AVE_KEY = "avadataset"
+SPLITS = ("train", "val", "test")
+
+Indices = Sequence[int] | NDArray[np.int64]
+
+
+@dataclass
+class ClipExample:
+    audio: Tensor  # [T, 128] float32
+    visual: Tensor  # [T, 7, 7, 512] float32
+    segment_labels: Tensor  # [T] int64, C = background
+    category: int  # clip's event category, -1 if none
+
+
+@dataclass
+class ClipBatch:
+    audio: Tensor  # [B, T, 128]
+    visual: Tensor  # [B, T, 7, 7, 512]
+    segment_labels: Tensor  # [B, T] int64
+    category: Tensor  # [B] int64
+    index: Tensor  # [B] dataset positions of the rows, in the order returned
+
+
+@runtime_checkable
+class ClipDataset(Protocol):
+    n_categories: int
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, i: int) -> ClipExample: ...
+
+    def labels(self) -> NDArray[np.int64]: ...
+
+    def read_batch(self, indices: Indices) -> ClipBatch: ...
+
+
+def clip_categories(labels: NDArray[np.int64], background: int) -> NDArray[np.int64]:
+    """Per clip the most frequent event label, -1 when every segment is background."""
+    out = np.full(len(labels), -1, dtype=np.int64)
+    for i, row in enumerate(labels):
+        events = row[row != background]
+        if events.size:
+            out[i] = int(np.bincount(events).argmax())
+    return out
+
+
+def split_ae_bg(labels: NDArray[np.int64], background: int) -> tuple[NDArray[np.int64], ...]:
+    """Positions of D_ae clips (all segments events) and D_bg clips (the rest)."""
+    ae = all_event_clips(labels, background)
+    return np.flatnonzero(ae), np.flatnonzero(~ae)
+
+
+class TensorClipDataset(Dataset[ClipExample]):
+    """In-memory dataset (tests, small experiments)."""
+
+    def __init__(self, audio: Tensor, visual: Tensor, segment_labels: Tensor, n_categories: int):
+        self.audio, self.visual = audio.float(), visual.float()
+        self.segment_labels = segment_labels.long()
+        self.n_categories = n_categories
+        self._category = clip_categories(self.segment_labels.numpy(), n_categories)
+
+    def __len__(self) -> int:
+        return len(self.audio)
+
+    def __getitem__(self, i: int) -> ClipExample:
+        return ClipExample(
+            self.audio[i], self.visual[i], self.segment_labels[i], int(self._category[i])
+        )
+
+    def labels(self) -> NDArray[np.int64]:
+        return self.segment_labels.numpy().astype(np.int64)
+
+    def read_batch(self, indices: Indices) -> ClipBatch:
+        idx = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+        return ClipBatch(
+            self.audio[idx],
+            self.visual[idx],
+            self.segment_labels[idx],
+            torch.as_tensor(self._category[idx.numpy()]),
+            idx,
+        )
+
+
+class AveH5Dataset(Dataset[ClipExample]):
+    """The authors' AVE release: ``audio_feature.h5`` ``[N,10,128]``, ``visual_feature.h5``
+    ``[N,10,7,7,512]``, ``labels.h5`` one-hot ``[N,10,C+1]``, all under key ``avadataset``; a split
+    is the row list in ``{split}_order.h5``. Row i is line i of Annotations.txt. Features of any
+    float dtype are read lazily and returned as float32.
+    """
+
+    def __init__(self, root: str | Path, split: str | None = "train") -> None:
+        self.root = Path(root)
+        for name in AVE_FILES.values():
+            if not (self.root / name).is_file():
+                raise ModelError(
+                    f"AVE feature folder {self.root} has no {name}",
+                    hint="point at the folder holding audio_feature.h5, visual_feature.h5, "
+                    "labels.h5 and the *_order.h5 files of the AVE release",
+                )
+        all_ids, n_classes = self._read_labels()
+        n_rows = len(all_ids)
+        self.n_categories = n_classes - 1
+        with h5py.File(self.root / AVE_FILES["audio"], "r") as fa:
+            n_audio = fa[AVE_KEY].shape[0]
+        with h5py.File(self.root / AVE_FILES["visual"], "r") as fv:
+            n_visual = fv[AVE_KEY].shape[0]
+        if not n_rows == n_audio == n_visual:
+            raise ModelError(
+                f"{self.root}: row counts differ (labels {n_rows}, audio {n_audio}, "
+                f"visual {n_visual})",
+                hint="the three h5 files must come from the same release",
+            )
+        self.rows: NDArray[np.int64]
+        if split is None:
+            self.rows = np.arange(n_rows, dtype=np.int64)
+        else:
+            self.rows = self._read_order(split, n_rows)
+        self.split = split
+        self._labels = all_ids[self.rows]
+        self._category = clip_categories(self._labels, self.n_categories)
+        self._files: dict[str, Any] = {}
+
+    def _read_labels(self) -> tuple[NDArray[np.int64], int]:
+        """Segment ids of every row, converted in chunks (100k x 10 x 142 one-hot is large)."""
+        path = self.root / AVE_FILES["labels"]
+        with h5py.File(path, "r") as f:
+            if AVE_KEY not in f:
+                raise ModelError(f"{path} has no dataset {AVE_KEY!r}", hint="wrong file?")
+            ds = f[AVE_KEY]
+            if ds.ndim != 3:
+                raise ModelError(
+                    f"{path}: labels must be one-hot [N, T, C+1], got shape {ds.shape}",
+                    hint="use the fully supervised labels.h5 of the release",
+                )
+            chunk = 4096
+            ids = [labels_onehot_to_ids(ds[i : i + chunk]) for i in range(0, ds.shape[0], chunk)]
+            empty = np.zeros((0, ds.shape[1]), dtype=np.int64)
+            return (np.concatenate(ids) if ids else empty), int(ds.shape[2])
+
+    def _read_order(self, split: str, n_rows: int) -> NDArray[np.int64]:
+        path = self.root / f"{split}_order.h5"
+        if not path.is_file():
+            raise ModelError(f"split file {path} does not exist", hint=f"splits are {SPLITS}")
+        with h5py.File(path, "r") as f:
+            rows = np.asarray(f[AVE_KEY][()], dtype=np.int64).ravel()
+        if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
+            raise ModelError(
+                f"{path} names rows outside 0..{n_rows - 1}", hint="order file of another release?"
+            )
+        return rows
+
+    def _file(self, kind: str) -> Any:
+        if kind not in self._files:  # opened lazily: h5py handles do not survive pickling
+            self._files[kind] = h5py.File(self.root / AVE_FILES[kind], "r")[AVE_KEY]
+        return self._files[kind]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_files"] = {}
+        return state
+
+    def close(self) -> None:
+        for ds in self._files.values():
+            ds.file.close()
+        self._files = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def labels(self) -> NDArray[np.int64]:
+        return self._labels
+
+    def __getitem__(self, i: int) -> ClipExample:
+        batch = self.read_batch([i])
+        return ClipExample(
+            batch.audio[0], batch.visual[0], batch.segment_labels[0], int(batch.category[0])
+        )
+
+    def read_batch(self, indices: Indices) -> ClipBatch:
+        """Read clips at dataset positions ``indices``; h5 rows are read in ascending order."""
+        pos = np.asarray(indices, dtype=np.int64)
+        rows = self.rows[pos]
+        order = np.argsort(rows, kind="stable")
+        pos, rows = pos[order], rows[order]
+        unique_rows, inverse = np.unique(rows, return_inverse=True)
+        audio = np.asarray(self._file("audio")[unique_rows], dtype=np.float32)[inverse]
+        visual = np.asarray(self._file("visual")[unique_rows], dtype=np.float32)[inverse]
+        return ClipBatch(
+            torch.from_numpy(audio),
+            torch.from_numpy(visual),
+            torch.from_numpy(self._labels[pos]),
+            torch.from_numpy(self._category[pos]),
+            torch.from_numpy(pos),
+        )
+
+
+def labels_onehot_to_ids(onehot: NDArray[Any]) -> NDArray[np.int64]:
+    """One-hot ``[N, T, C+1]`` -> ids ``[N, T]``; an all-zero row counts as background (C)."""
+    ids = np.asarray(onehot).argmax(axis=-1).astype(np.int64)
+    ids[np.asarray(onehot).sum(axis=-1) <= 0] = onehot.shape[-1] - 1
+    return ids
+
+
+def batch_indices(
+    positions: Sequence[int] | NDArray[np.int64],
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: Sequence[int] | int = 0,
+) -> list[NDArray[np.int64]]:
+    """Split positions into batches (shuffled with a numpy generator seeded by ``seed``); each
+    batch is sorted so h5 reads go forward through the file."""
+    pos = np.asarray(positions, dtype=np.int64)
+    if shuffle:
+        pos = np.random.default_rng(seed).permutation(pos)
+    return [np.sort(pos[i : i + batch_size]) for i in range(0, len(pos), batch_size)]
+
+
+def iter_batches(
+    dataset: ClipDataset, batches: Sequence[NDArray[np.int64]], prefetch: bool = True
+) -> Iterator[ClipBatch]:
+    """Yield ``dataset.read_batch`` for each index batch, reading the next one in a thread."""
+    if not prefetch or len(batches) < 2:
+        for b in batches:
+            yield dataset.read_batch(b)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future[ClipBatch] = pool.submit(dataset.read_batch, batches[0])
+        for nxt in batches[1:]:
+            current = pending.result()
+            pending = pool.submit(dataset.read_batch, nxt)
+            yield current
+        yield pending.result()
