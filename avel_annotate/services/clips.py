@@ -135,7 +135,12 @@ def _plan(parsed: ParsedList, stored: dict[tuple[str, int], q.StoredClipKey], so
                     f"clip {clip_id} is stored with label {old.category!r} "
                     f"(from {old.source_file}:{old.source_line}), this row says {first.label!r}"
                 )
-            elif first.split and old.split_source == "list" and old.split != first.split:
+            elif (
+                first.split
+                and old.split_source == "list"
+                and old.split != first.split
+                and old.source_format == parsed.format
+            ):
                 conflict = (
                     f"clip {clip_id} is stored in split {old.split} "
                     f"(from {old.source_file}:{old.source_line}), this row says {first.split}"

@@ -32,6 +32,7 @@ class StoredClipKey:
     list_segments: str | None
     source_file: str
     source_line: int
+    source_format: str
 
 
 def category_ids(session: Session) -> dict[str, int]:
@@ -61,6 +62,7 @@ def stored_clip_keys(session: Session) -> dict[tuple[str, int], StoredClipKey]:
         Clip.list_segments,
         Clip.source_file,
         Clip.source_line,
+        Clip.source_format,
     ).outerjoin(Category, Clip.category_id == Category.id)
     return {(r[2], r[3]): StoredClipKey(*r) for r in session.execute(stmt)}
 

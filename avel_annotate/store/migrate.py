@@ -70,6 +70,11 @@ def upgrade(engine: Engine, revision: str = "head") -> UpgradeReport:
     return UpgradeReport(url=safe_url(str(engine.url)), before=before, after=after)
 
 
+def _known(revision: str) -> bool:
+    script = ScriptDirectory(str(_script_location()))
+    return any(r.revision == revision for r in script.walk_revisions())
+
+
 def _is_empty(engine: Engine) -> bool:
     names = set(inspect(engine).get_table_names())
     return not (names - {"alembic_version"})
@@ -88,6 +93,12 @@ def ensure_schema(engine: Engine) -> None:
     if current is None and _is_empty(engine):
         upgrade(engine)
         return
+    if current is not None and not _known(current):
+        raise SchemaOutdatedError(
+            f"database {safe_url(str(engine.url))} is at revision {current}, which this "
+            "avel-annotate does not know (written by a newer version?)",
+            "upgrade avel-annotate, or point --db at another database",
+        )
     raise SchemaOutdatedError(
         f"database {safe_url(str(engine.url))} is at revision {current or 'none'}, "
         f"this avel-annotate needs {head}",
