@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 # --- checkpoints in the published key layouts (random values) ----------------------------------
 
@@ -190,3 +191,22 @@ def numpy_log_mel_examples(wav: np.ndarray, n_seconds: int = 10) -> np.ndarray:
         spec = np.abs(np.fft.rfft(frames * window, n=nfft))
         out[s] = np.log(spec @ matrix + 0.01)[:96]
     return out
+
+
+# --- a cheap stand-in trunk with the extractor's contract --------------------------------------
+
+
+class TinyTrunk(nn.Module):
+    """[N,3,224,224] -> [N,512,7,7]: 32x32 average pool then a fixed 1x1 conv."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = nn.AvgPool2d(32)
+        self.proj = nn.Conv2d(3, 512, 1)
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            self.proj.weight.copy_(torch.randn(512, 3, 1, 1, generator=g))
+            self.proj.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.pool(x))

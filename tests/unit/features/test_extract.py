@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from avel_annotate.errors import ConfigError, FeatureError, MediaError
 from avel_annotate.features.extract import ClipResult, Extractor, ExtractorOptions
@@ -20,21 +19,7 @@ from avel_annotate.features.provenance import Provenance
 from avel_annotate.features.vgg import preprocess
 from avel_annotate.features.vggish import VGGish
 from avel_annotate.features.weights import seeded_random
-
-
-class TinyTrunk(nn.Module):
-    """[N,3,224,224] -> [N,512,7,7]: 32x32 average pool then a fixed 1x1 conv."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.pool = nn.AvgPool2d(32)
-        self.proj = nn.Conv2d(3, 512, 1)
-        torch.manual_seed(0)
-        nn.init.normal_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.pool(x))
+from tests.unit.features.reference import TinyTrunk
 
 
 def _provenance(dtype: str = "float32") -> Provenance:
