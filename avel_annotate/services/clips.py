@@ -215,10 +215,9 @@ def import_clip_list(
                     settings.data_dir / "rejects" / f"{path.name}.rejects.csv"
                 )
                 _write_rejects(out_rejects, problems)
-            names = {c["_category"] for c in plan.new_clips} | {
-                u["_category"] for u in plan.updates if "_category" in u
-            }
-            names |= {e[1] for e in plan.events}
+            # categories are created in order of first appearance in the list, so class
+            # indices follow the list (AVE: Church bell = 0 ... Mandolin = 27)
+            names = [r.label for r in parsed.rows]
             before = len(q.category_ids(session))
             cats = q.ensure_categories(session, names)
             for c in plan.new_clips:

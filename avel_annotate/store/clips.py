@@ -40,12 +40,13 @@ def category_ids(session: Session) -> dict[str, int]:
 
 
 def ensure_categories(session: Session, names: Iterable[str]) -> dict[str, int]:
-    """Create missing categories; return the full name -> id map."""
+    """Create missing categories in the order given (first appearance); return name -> id."""
     known = category_ids(session)
-    missing = sorted(set(names) - set(known))
+    missing = [n for n in dict.fromkeys(names) if n not in known]
     if missing:
         now = utcnow()
-        session.execute(insert(Category), [{"name": n, "created_at": now} for n in missing])
+        for name in missing:  # one by one, so ids follow the order on every backend
+            session.execute(insert(Category).values(name=name, created_at=now))
         known = category_ids(session)
     return known
 

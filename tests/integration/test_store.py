@@ -230,3 +230,13 @@ def test_same_list_format_with_another_split_is_a_conflict(settings: Settings, t
     with pytest.raises(ClipListError) as info:
         clips.import_clip_list(settings, moved)
     assert "is stored in split test" in info.value.problems[0]
+
+
+def test_categories_are_numbered_in_order_of_first_appearance(settings: Settings, tmp_path: Path):
+    ave = "Church bell&RUhOCu3LNXM&good&0&10\nBark&MH3m4AwEcRY&good&6&8\nAccordion&abcdefghijk&good&0&3\n"
+    clips.import_clip_list(settings, _write(tmp_path, "Annotations.txt", ave))
+    engine = make_engine(settings.db_url)
+    with session_scope(engine) as s:
+        names = list(s.scalars(select(Category.name).order_by(Category.id)))
+    engine.dispose()
+    assert names == ["Church bell", "Bark", "Accordion"]
