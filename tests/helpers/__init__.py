@@ -1,0 +1,1 @@
+"""Test helpers: a Range-honouring HTTP server and ffmpeg-generated test media."""

@@ -1,0 +1,232 @@
+"""A local HTTP file server that honours single Range requests, for tests of real yt-dlp/ffmpeg.
+
+Python's ``http.server`` ignores ``Range``; yt-dlp's section download (ffmpeg reading over HTTP)
+seeks with ranges, so tests need a server that answers ``206 Partial Content``. Per-path
+behaviours (``RangeServer.behave(path, ...)``) simulate the failures a fetcher must survive:
+
+- ``status=404|429|...``: answer that status (optionally only the first ``times`` requests);
+- ``rate_bps``: throttle the body to that many bytes per second (a slow server);
+- ``truncate_at``: the file seems whole (Content-Length of the full answer) but no byte at or
+  past this offset is ever sent: the connection closes early.
+
+Every request is recorded (path, method, range header, status) for assertions.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+_RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
+_CHUNK = 64 * 1024
+
+
+@dataclass
+class Behaviour:
+    status: int | None = None
+    times: int | None = None  # answer `status` only this many times, then serve normally
+    rate_bps: int | None = None
+    truncate_at: int | None = None
+    served_status: int = 0  # how many times `status` was answered
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    path: str
+    method: str
+    range: str | None
+    status: int
+
+
+@dataclass
+class _State:
+    root: Path
+    behaviours: dict[str, Behaviour] = field(default_factory=dict)
+    requests: list[RequestRecord] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class RangeRequestHandler(SimpleHTTPRequestHandler):
+    """GET/HEAD of files under the server root, with single-range 206 answers."""
+
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+        pass
+
+    def _record(self, status: int) -> None:
+        state = self.server.state
+        with state.lock:
+            state.requests.append(
+                RequestRecord(self.path, self.command, self.headers.get("Range"), status)
+            )
+
+    def _fail(self, status: int) -> None:
+        self._record(status)
+        body = f"{status} {HTTPStatus(status).phrase}\n".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        if status == 429:
+            self.send_header("Retry-After", "1")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self._serve(send_body=False)
+
+    def do_GET(self) -> None:
+        self._serve(send_body=True)
+
+    def _behaviour(self, path: str) -> Behaviour | None:
+        state = self.server.state
+        with state.lock:
+            b = state.behaviours.get(path)
+            if b is None or b.status is None:
+                return b
+            if b.times is None or b.served_status < b.times:
+                b.served_status += 1
+                return Behaviour(status=b.status)
+            return Behaviour(rate_bps=b.rate_bps, truncate_at=b.truncate_at)
+
+    def _serve(self, *, send_body: bool) -> None:
+        path = self.path.split("?", 1)[0]
+        behaviour = self._behaviour(path)
+        if behaviour is not None and behaviour.status is not None:
+            self._fail(behaviour.status)
+            return
+        file = (self.server.state.root / path.lstrip("/")).resolve()
+        if self.server.state.root not in file.parents or not file.is_file():
+            self._fail(404)
+            return
+        size = file.stat().st_size
+        start, end = 0, size - 1
+        status = 200
+        header = self.headers.get("Range")
+        if header:
+            match = _RANGE_RE.match(header.strip())
+            if match is None or (not match.group(1) and not match.group(2)):
+                self._fail(416)
+                return
+            if match.group(1):
+                start = int(match.group(1))
+                if match.group(2):
+                    end = min(int(match.group(2)), size - 1)
+            else:  # suffix range: the last N bytes
+                start = max(0, size - int(match.group(2)))
+            if start >= size or start > end:
+                self._record(416)
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = 206
+        self._record(status)
+        self.send_response(status)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start + 1))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        if not send_body:
+            return
+        limit = end + 1
+        truncated = False
+        if behaviour is not None and behaviour.truncate_at is not None:
+            if behaviour.truncate_at < limit:
+                limit, truncated = behaviour.truncate_at, True
+        rate = behaviour.rate_bps if behaviour is not None else None
+        try:
+            with file.open("rb") as fh:
+                fh.seek(start)
+                pos = start
+                while pos < limit:
+                    chunk = fh.read(min(_CHUNK, limit - pos))
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+                    pos += len(chunk)
+                    if rate:
+                        time.sleep(len(chunk) / rate)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            return
+        if truncated:
+            self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    state: _State
+
+
+class RangeServer:
+    """``with RangeServer(root) as srv: srv.url("/x.mp4")`` - serves ``root`` on 127.0.0.1."""
+
+    def __init__(self, root: Path) -> None:
+        self._httpd = _Server(("127.0.0.1", 0), RangeRequestHandler)
+        self._httpd.state = _State(root=root.resolve())
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def behave(self, path: str, **kwargs: Any) -> None:
+        with self._httpd.state.lock:
+            self._httpd.state.behaviours["/" + path.lstrip("/")] = Behaviour(**kwargs)
+
+    def requests(self, path: str | None = None) -> list[RequestRecord]:
+        with self._httpd.state.lock:
+            records = list(self._httpd.state.requests)
+        if path is None:
+            return records
+        want = "/" + path.lstrip("/")
+        return [r for r in records if r.path.split("?", 1)[0] == want]
+
+    def start(self) -> RangeServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> RangeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    """``python -m tests.helpers.range_server ROOT [--port N]``: serve a folder (benchmarks)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("root", type=Path)
+    args = parser.parse_args()
+    with RangeServer(args.root) as srv:
+        print(srv.base_url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
