@@ -280,7 +280,11 @@ class AnnotationRevision(Base):
 
 
 class QcDraw(Base):
-    """A task drawn for the independent re-check."""
+    """A task considered by a re-check draw; ``selected`` when it was drawn for the re-check.
+
+    Tasks considered but not selected are recorded too, so a later draw takes its fraction of the
+    newly labelled tasks only (otherwise each run would re-draw from the left-overs).
+    """
 
     __tablename__ = "qc_draw"
     __table_args__ = (UniqueConstraint("task_id"),)
@@ -288,6 +292,7 @@ class QcDraw(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("ls_task.id", ondelete="CASCADE"))
     clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"), index=True)
+    selected: Mapped[bool] = mapped_column(Boolean, default=True)
     draw_run: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)
     fraction: Mapped[float] = mapped_column(Float)

@@ -223,6 +223,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('task_id', sa.Integer(), nullable=False),
     sa.Column('clip_id', sa.Integer(), nullable=False),
+    sa.Column('selected', sa.Boolean(), nullable=False),
     sa.Column('draw_run', sa.Integer(), nullable=False),
     sa.Column('seed', sa.Integer(), nullable=False),
     sa.Column('fraction', sa.Float(), nullable=False),
