@@ -1,0 +1,110 @@
+"""`avel fetch [--csv LIST]` and `avel fetch status`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from avel_annotate.cli.render import counts, emit_json, kv, line, rows
+from avel_annotate.config import Settings
+from avel_annotate.services import fetch
+
+app = typer.Typer(help="Download, normalise and verify clips (resumable; the store is the queue).")
+
+
+@app.callback(invoke_without_command=True)
+def fetch_(
+    ctx: typer.Context,
+    csv: Path | None = typer.Option(None, "--csv", help="Import this clip list first."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most N clips this run."),
+    split: str | None = typer.Option(None, "--split", help="Only clips of this split."),
+    label: list[str] = typer.Option([], "--label", help="Only clips of this category (repeat)."),
+    workers: int = typer.Option(2, "--workers", min=1, max=32, help="Concurrent downloads."),
+    url_template: str = typer.Option(
+        fetch.YOUTUBE_URL_TEMPLATE, "--url-template", help="Source URL; {ytid} is replaced."
+    ),
+    cookies: Path | None = typer.Option(None, "--cookies", help="Netscape cookies.txt file."),
+    proxy: str | None = typer.Option(None, "--proxy", help="Proxy URL (its password is masked)."),
+    rate_limit: float | None = typer.Option(
+        None, "--rate-limit", min=0.001, help="At most this many downloads started per hour."
+    ),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Retry failed clips now."),
+    force: bool = typer.Option(False, "--force", help="Fetch already fetched clips again."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Fetch every pending clip (after importing --csv): 10-s mp4 + 16 kHz wav per clip."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings: Settings = ctx.obj
+    opts = fetch.FetchOptions(
+        limit=limit,
+        split=split,
+        labels=tuple(label),
+        workers=workers,
+        url_template=url_template,
+        cookies=cookies,
+        proxy=proxy,
+        rate_limit_per_hour=rate_limit,
+        retry_failed=retry_failed,
+        force=force,
+    )
+    report = fetch.fetch_clips(settings, opts, csv_path=csv)
+    if settings.json or json_out:
+        emit_json(report)
+    else:
+        if report.imported is not None:
+            line(f"imported {report.imported.path}: {report.imported.clips_new} new clip(s)")
+        kv(
+            "fetch interrupted" if report.interrupted else "fetch done",
+            {
+                "attempted": report.attempted,
+                "fetched": report.fetched,
+                "short (padded)": report.short,
+                "failed, will retry": report.failed_retryable,
+                "failed for good": report.failed_permanent,
+                "rate limited": report.rate_limited,
+                "given back to the queue": report.released,
+                "clips/min": report.clips_per_min,
+                "still due": report.remaining,
+                "waiting for a retry": report.waiting,
+                "next retry at (UTC)": report.next_retry_at,
+                "stopped because": report.stopped_reason,
+            },
+        )
+        if report.failures:
+            rows(
+                "failures",
+                ["clip", "class", "status", "message"],
+                [
+                    (f.clip_id, f.error_class, f.status, escape(f.message[:160]))
+                    for f in report.failures
+                ],
+            )
+    if report.interrupted:
+        raise typer.Exit(130)
+
+
+@app.command("status")
+def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Counts by status and error class, the last hour's rate and the ETA."""
+    settings: Settings = ctx.obj
+    report = fetch.fetch_status(settings)
+    if settings.json or json_out:
+        emit_json(report)
+        return
+    eta = f"{report.eta_s / 3600:.1f} h" if report.eta_s is not None else None
+    kv(
+        "fetch status",
+        {
+            "fetched in the last hour": report.fetched_last_hour,
+            "rate (clips/hour)": report.rate_per_hour,
+            "still to fetch": report.remaining,
+            "short (padded)": report.short,
+            "ETA at this rate": eta,
+        },
+    )
+    counts("by status", report.by_status, "status")
+    if report.by_error_class:
+        counts("unfetched clips by error class", report.by_error_class, "error class")
