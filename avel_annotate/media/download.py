@@ -125,6 +125,12 @@ def ydl_params(
     return params
 
 
+@dataclass(frozen=True)
+class Downloaded:
+    path: Path
+    source_duration_s: float | None  # the whole source's length as the extractor reports it
+
+
 def download_source(
     url: str,
     work_dir: Path,
@@ -133,14 +139,14 @@ def download_source(
     clip_id: str,
     section: tuple[float, float] | None,
     opts: DownloadOptions,
-) -> Path:
+) -> Downloaded:
     """Download ``url`` (only ``section`` of it, when given) to ``work_dir/<stem>.<ext>``."""
     work_dir.mkdir(parents=True, exist_ok=True)
     params = ydl_params(work_dir, stem, clip_id, section, opts)
     log.debug("clip %s: downloading %s section=%s", clip_id, mask_url(url), section)
     try:
         with yt_dlp.YoutubeDL(params) as ydl:  # type: ignore[arg-type]
-            ydl.extract_info(url, download=True)
+            info = ydl.extract_info(url, download=True)
     except yt_dlp.utils.YoutubeDLError as e:
         raise DownloadFailedError(clip_id, mask_url(str(e))) from e
     except OSError as e:
@@ -153,4 +159,8 @@ def download_source(
     files = [p for p in files if p.stat().st_size > 0]
     if not files:
         raise DownloadFailedError(clip_id, "yt-dlp returned but no file was written")
-    return max(files, key=lambda p: p.stat().st_size)
+    duration = info.get("duration") if isinstance(info, dict) else None
+    return Downloaded(
+        max(files, key=lambda p: p.stat().st_size),
+        float(duration) if isinstance(duration, int | float) else None,
+    )

@@ -78,8 +78,8 @@ def normalise(
         .filter("setpts", "PTS-STARTPTS")
     )
     split = inp.audio.filter("asetpts", "PTS-STARTPTS").filter_multi_output("asplit")
-    audio_mp4 = split.stream(0).filter("apad", whole_dur=f"{CLIP_S:g}").filter(
-        "atrim", end=f"{CLIP_S:g}"
+    audio_mp4 = (
+        split.stream(0).filter("apad", whole_dur=f"{CLIP_S:g}").filter("atrim", end=f"{CLIP_S:g}")
     )
     n = WAV_SAMPLES
     audio_wav = (

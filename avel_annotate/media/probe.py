@@ -132,7 +132,8 @@ def verify_clip(mp4: Path, wav: Path, clip_id: str) -> VerifiedClip:
     info = probe_media(mp4, clip_id)
     if info.video_codec != "h264" or info.audio_codec != "aac":
         raise ProbeError(
-            clip_id, f"normalised mp4 has streams {info.video_codec}/{info.audio_codec}, not h264/aac"
+            clip_id,
+            f"normalised mp4 has streams {info.video_codec}/{info.audio_codec}, not h264/aac",
         )
     for name, dur in (("file", info.duration_s), ("video", info.video_duration_s)):
         if dur is None or abs(dur - CLIP_S) > DURATION_TOLERANCE_S:

@@ -222,14 +222,21 @@ def _targets(settings: Settings, clip_id: str) -> tuple[Path, Path]:
     return folder / f"{clip_id}.mp4", folder / f"{clip_id}.wav"
 
 
+def _source_ends_early(source_duration_s: float | None, start_s: int) -> bool:
+    if source_duration_s is None:
+        return False
+    return source_duration_s - start_s < pr.CLIP_S - SHORT_TOLERANCE_S
+
+
 def _produce(run: _Run, claim: fq.Claim, work: Path) -> tuple[Path, Path, dict[str, Any]]:
     """Download, normalise and verify one clip in ``work``; raises MediaError subclasses."""
     full = fe.wants_full_download(claim.error_class)
     url = run.opts.url_template.format(ytid=claim.ytid)
     section = None if full else (float(claim.start_s), float(claim.start_s) + pr.CLIP_S)
-    src = dl.download_source(
+    got = dl.download_source(
         url, work, "source", clip_id=claim.clip_id, section=section, opts=run.opts.download
     )
+    src = got.path
     info = pr.probe_media(src, claim.clip_id)
     pr.require_streams(info, claim.clip_id)
     content_s = min(pr.CLIP_S, info.duration_s - (claim.start_s if full else 0.0))
@@ -239,6 +246,15 @@ def _produce(run: _Run, claim: fq.Claim, work: Path) -> tuple[Path, Path, dict[s
             f"the source ends before the clip starts at {claim.start_s} s "
             f"({info.duration_s:.2f} s downloaded)",
             "nothing to fix: the list names a start past the video's end",
+        )
+    is_short = content_s < pr.CLIP_S - SHORT_TOLERANCE_S
+    if is_short and not full and not _source_ends_early(got.source_duration_s, claim.start_s):
+        # A cut-short transfer looks exactly like a short source: only believe it when the
+        # extractor says the source ends there; else the full download decides.
+        raise pr.ProbeError(
+            claim.clip_id,
+            f"the section is {content_s:.2f} s long but the source's end is not known to be "
+            "there; checking with a full download",
         )
     mp4, wav = work / "clip.mp4", work / "clip.wav"
     nm.normalise(
@@ -251,7 +267,6 @@ def _produce(run: _Run, claim: fq.Claim, work: Path) -> tuple[Path, Path, dict[s
         opts=run.opts.normalise,
     )
     verified = pr.verify_clip(mp4, wav, claim.clip_id)
-    is_short = content_s < pr.CLIP_S - SHORT_TOLERANCE_S
     values: dict[str, Any] = {
         "duration_s": verified.duration_s,
         "source_duration_s": round(content_s, 3),
