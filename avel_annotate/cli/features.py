@@ -1,0 +1,68 @@
+"""`avel features extract` and `avel features import-ave-h5`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from avel_annotate.cli.render import emit_json, kv, line
+from avel_annotate.config import Settings
+from avel_annotate.services import features
+
+app = typer.Typer(help="Per-second VGG-19 pool5 + VGGish features for fetched clips.")
+
+
+@app.command("extract")
+def extract(
+    ctx: typer.Context,
+    split: str | None = typer.Option(None, "--split", help="Only clips of this split."),
+    limit: int | None = typer.Option(None, "--limit", min=1),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32 | bfloat16 (autocast)."),
+    visual: str = typer.Option("vgg19", "--visual", help="vgg19 | resnet18."),
+    fps: int = typer.Option(16, "--frames-per-second", min=1),
+    caffe: bool = typer.Option(False, "--caffe", help="Caffe-converted VGG-19 + caffe input."),
+    vgg19_weights: Path | None = typer.Option(None, "--vgg19-weights", "--visual-weights"),
+    vggish_weights: Path | None = typer.Option(None, "--vggish-weights"),
+    pca_params: Path | None = typer.Option(None, "--pca-params", help="VGGish PCA file."),
+    allow_random: bool = typer.Option(
+        False, "--allow-random-weights", help="Demo only: random weights, marked as such."
+    ),
+    decode_workers: int = typer.Option(1, "--decode-workers", min=1),
+    force: bool = typer.Option(False, "--force", help="Recompute clips that have features."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Compute visual [10,7,7,512] and audio [10,128] float16 features per clip."""
+    settings: Settings = ctx.obj
+    options = features.ExtractOptions(
+        device=device, dtype=dtype, visual=visual, frames_per_second=fps,
+        preprocessing="caffe" if caffe else "torchvision", visual_weights=vgg19_weights,
+        vggish_weights=vggish_weights, pca_params=pca_params,
+        allow_random_weights=allow_random, decode_workers=decode_workers,
+    )  # fmt: skip
+    report = features.extract_features(settings, options, split=split, limit=limit, force=force)
+    if settings.json or json_out:
+        emit_json(report)
+        return
+    if report.random_weights:
+        line("[bold red]RANDOM WEIGHTS[/]: these features are for demos only")
+    for failure in report.failures:
+        line(f"failed {failure}")
+    kv(f"features {report.extractor}", {
+        "clips selected": report.selected, "done": report.done, "failed": report.failed,
+        "seconds": report.wall_s, "clips/s": report.clips_per_s,
+    })  # fmt: skip
+
+
+@app.command("import-ave-h5")
+def import_ave_h5(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="Folder with visual_feature.h5 and audio_feature.h5."),
+    annotations: Path | None = typer.Option(
+        None, "--annotations", help="The AVE Annotations.txt (default: in the folder)."
+    ),
+) -> None:
+    """Import the authors' released AVE features (float64 in, float16 stored)."""
+    report = features.import_ave_features(ctx.obj, folder, annotations)
+    kv("imported AVE features", report.__dict__)
