@@ -1,0 +1,377 @@
+"""`avel annotate push|pull`: clips to Label Studio tasks, annotations back into the store.
+
+Push is idempotent and resumable: every task carries its ``clip_id`` in its data, task ids are
+recorded right after each batch, and before importing, tasks that exist on the server but not in
+the store (a batch that reached the server just before a crash) are recorded instead of
+re-created. Pull keeps each annotation's history: new, edited and deleted annotations each add a
+revision, and pulling twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.progress import track
+
+from avel_annotate.config import Settings
+from avel_annotate.domain.labelconfig import config_sha256
+from avel_annotate.domain.ls_results import (
+    InvalidResultError,
+    assign_rounds,
+    labels_to_result,
+    result_to_labels,
+)
+from avel_annotate.errors import ConfigError, NotFoundError
+from avel_annotate.labelstudio.client import LsClient, schema_problem
+from avel_annotate.services.curation import CurationChanges, recompute_curated
+from avel_annotate.services.labelstudio import client_for, label_config
+from avel_annotate.services.store import open_store
+from avel_annotate.store import annotations as q
+from avel_annotate.store.clips import category_ids
+from avel_annotate.store.engine import session_scope
+from avel_annotate.store.tables import Annotation, LsProject, utcnow
+
+log = logging.getLogger(__name__)
+
+ORDERS = ("list", "uncertainty", "random")
+DEFAULT_PROJECT = "avel"
+STORAGE_TITLE = "avel clips"
+
+
+@dataclass(frozen=True)
+class PushReport:
+    url: str
+    project: str
+    ls_project_id: int
+    created: int
+    with_predictions: int
+    reconciled: int
+    already_pushed: int
+    remaining: int
+    model_version: str | None
+    order: str
+    duplicates_on_server: list[int] = field(default_factory=list)
+
+
+def _ensure_project(client: LsClient, settings: Settings, title: str) -> tuple[int, int]:
+    """``(store project pk, Label Studio project id)``: found, or created with our config."""
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as session:
+            config = label_config(q.category_names(session))
+            sha = config_sha256(config)
+            proj = q.get_project(session, client.url, title)
+            if proj is not None and client.project_exists(proj.ls_project_id):
+                if proj.label_config_sha256 != sha:
+                    client.update_project(proj.ls_project_id, label_config=config)
+                    proj.label_config_sha256 = sha
+                pk, pid = proj.id, proj.ls_project_id
+            else:
+                pid = client.find_project(title) or client.create_project(
+                    title, config, maximum_annotations=1, show_overlap_first=True
+                )
+                client.update_project(pid, label_config=config)
+                pk = q.add_project(session, client.url, pid, title, sha).id
+                proj = session.get(LsProject, pk)
+            clips_dir = settings.clips_dir.resolve()
+            clips_dir.mkdir(parents=True, exist_ok=True)
+            storage = client.ensure_local_storage(pid, str(clips_dir), STORAGE_TITLE)
+            if proj is not None:
+                proj.storage_id = storage
+            return pk, pid
+    finally:
+        engine.dispose()
+
+
+def _task(
+    c: q.PushCandidate, pred: q.PredictionRow | None, model: str | None, cats: set[str]
+) -> dict[str, Any]:
+    task: dict[str, Any] = {
+        "data": {
+            "video": "/data/local-files/?d=" + urllib.parse.quote(c.media_path, safe="/"),
+            "clip_id": c.clip_id,
+        }
+    }
+    if pred is not None and model is not None:
+        category = pred.category if pred.category in cats else None
+        score = min(max(float(pred.score), 0.0), 1.0)
+        task["predictions"] = [
+            {
+                "model_version": model,
+                "score": score,
+                "result": labels_to_result(pred.segments, category, score=score),
+            }
+        ]
+    return task
+
+
+def push(
+    settings: Settings,
+    *,
+    project: str = DEFAULT_PROJECT,
+    split: str | None = None,
+    limit: int | None = None,
+    model: str | None = None,
+    order: str = "list",
+    seed: int = 0,
+    batch_size: int = 500,
+) -> PushReport:
+    if order not in ORDERS:
+        raise ConfigError(f"unknown order {order!r}", f"use one of {', '.join(ORDERS)}")
+    if order == "uncertainty" and model is None:
+        raise ConfigError("--order uncertainty needs --model VERSION", "name a model version")
+    client = client_for(settings)
+    project_pk, pid = _ensure_project(client, settings, project)
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as session:
+            mv_pk = None
+            if model is not None:
+                mv_pk = q.model_version_id(session, model)
+                if mv_pk is None:
+                    raise NotFoundError(
+                        f"model version {model!r} does not exist", "see avel models"
+                    )
+                client.update_project(pid, model_version=model)
+            stored = q.tasks_of(session, project_pk)
+            already = len(stored)
+            # reconcile: tasks on the server that the store does not know yet
+            server = client.task_clip_ids(pid)
+            unknown = [(t, c) for t, c in server if t not in stored and c]
+            pks = q.clip_pks(session, [c for _, c in unknown])
+            have = {clip_pk for _, clip_pk in stored.values()}
+            rows, duplicates = [], []
+            for task_id, clip_id in sorted(unknown):
+                clip_pk = pks.get(clip_id)  # type: ignore[arg-type]
+                if clip_pk is None:
+                    continue
+                if clip_pk in have:
+                    duplicates.append(task_id)
+                    continue
+                have.add(clip_pk)
+                rows.append((clip_pk, task_id, None))
+            q.insert_tasks(session, project_pk, rows)
+            if rows:
+                log.info("recorded %d tasks found on the server but not in the store", len(rows))
+            candidates = q.push_candidates(session, project_pk, split)
+            preds = q.predictions_of(session, mv_pk) if mv_pk is not None else {}
+            cats = set(q.category_names(session))
+        if order == "random":
+            random.Random(seed).shuffle(candidates)
+        elif order == "uncertainty":
+            candidates.sort(
+                key=lambda c: (c.pk not in preds, preds[c.pk].score if c.pk in preds else 0)
+            )
+        chosen = candidates[:limit] if limit else candidates
+        created = with_preds = 0
+        batches = [chosen[i : i + batch_size] for i in range(0, len(chosen), batch_size)]
+        for batch in track(batches, "pushing", disable=not settings.progress or not batches):
+            tasks = [_task(c, preds.get(c.pk), model, cats) for c in batch]
+            ids = client.import_tasks(pid, tasks)
+            with session_scope(engine) as session:
+                q.insert_tasks(
+                    session,
+                    project_pk,
+                    [
+                        (c.pk, t, mv_pk if c.pk in preds else None)
+                        for c, t in zip(batch, ids, strict=True)
+                    ],
+                )
+            created += len(ids)
+            with_preds += sum(1 for c in batch if c.pk in preds)
+        return PushReport(
+            url=client.url,
+            project=project,
+            ls_project_id=pid,
+            created=created,
+            with_predictions=with_preds,
+            reconciled=len(rows),
+            already_pushed=already,
+            remaining=len(candidates) - len(chosen),
+            model_version=model,
+            order=order,
+            duplicates_on_server=duplicates,
+        )
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class PullReport:
+    url: str
+    project: str
+    ls_project_id: int
+    tasks_seen: int
+    annotations_seen: int
+    new: int
+    updated: int
+    deleted: int
+    cancelled: int
+    unknown_tasks: int
+    curated: CurationChanges
+    problems: list[str] = field(default_factory=list)
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _user_id(value: Any) -> int | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return int(value) if isinstance(value, int) else None
+
+
+_TRACKED = ("segments", "category_id", "was_cancelled", "round", "ground_truth", "ls_updated_at")
+
+
+def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
+    client = client_for(settings)
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as session:
+            proj = q.get_project(session, client.url, project)
+            if proj is None:
+                raise NotFoundError(
+                    f"no project {project!r} pushed to {client.url}", "run `avel annotate push`"
+                )
+            pid = proj.ls_project_id
+        users = client.users()
+        exported = client.export_tasks(pid)
+        with session_scope(engine) as session:
+            proj = q.get_project(session, client.url, project)
+            assert proj is not None
+            tasks = q.tasks_of(session, proj.id)
+            cats = category_ids(session)
+            existing = {a.ls_annotation_id: a for a in q.annotations_of_project(session, proj.id)}
+            seen: set[int] = set()
+            new_rows: list[dict[str, Any]] = []
+            revisions: list[dict[str, Any]] = []
+            problems: list[str] = []
+            affected: set[int] = set()
+            n_ann = updated = cancelled = unknown = 0
+            now = utcnow()
+            for task in exported:
+                known = tasks.get(int(task.get("id", -1)))
+                if known is None:
+                    unknown += 1
+                    continue
+                task_pk, clip_pk = known
+                anns = sorted(
+                    task.get("annotations") or [],
+                    key=lambda a: (a.get("created_at") or "", a.get("id", 0)),
+                )
+                rounds = assign_rounds([(a.get("id"), bool(a.get("was_cancelled"))) for a in anns])
+                for ann, rnd in zip(anns, rounds, strict=True):
+                    n_ann += 1
+                    where = f"annotation {ann.get('id')} of task {task['id']}"
+                    problem = schema_problem("annotation", ann)
+                    if problem:
+                        problems.append(f"{where}: {problem}")
+                        continue
+                    seen.add(ann["id"])
+                    try:
+                        labels = result_to_labels(ann["result"], cats.keys())
+                    except InvalidResultError as e:
+                        problems.append(f"{where}: {e}")
+                        continue
+                    uid = _user_id(ann["completed_by"])
+                    values = {
+                        "segments": labels.segments,
+                        "category_id": cats[labels.category] if labels.category else None,
+                        "was_cancelled": bool(ann["was_cancelled"]),
+                        "round": rnd,
+                        "ground_truth": bool(ann.get("ground_truth")),
+                        "ls_updated_at": _time(ann.get("updated_at")),
+                    }
+                    cancelled += int(bool(ann["was_cancelled"]))
+                    old = existing.get(ann["id"])
+                    if old is None:
+                        new_rows.append(
+                            {
+                                **values,
+                                "task_id": task_pk,
+                                "clip_id": clip_pk,
+                                "ls_annotation_id": ann["id"],
+                                "annotator": users.get(uid, f"user:{uid}") if uid else "unknown",
+                                "annotator_ls_id": uid,
+                                "lead_time_s": ann.get("lead_time"),
+                                "ls_created_at": _time(ann.get("created_at")),
+                                "pulled_at": now,
+                            }
+                        )
+                        affected.add(clip_pk)
+                    elif old.deleted_at is not None or any(
+                        getattr(old, k) != v for k, v in values.items()
+                    ):
+                        for k, v in values.items():
+                            setattr(old, k, v)
+                        old.lead_time_s = ann.get("lead_time")
+                        old.deleted_at = None
+                        old.pulled_at = now
+                        revisions.append(_revision(old, "updated", now))
+                        updated += 1
+                        affected.add(clip_pk)
+            deleted = 0
+            for ls_id, old in existing.items():
+                if ls_id not in seen and old.deleted_at is None:
+                    old.deleted_at = now
+                    revisions.append(_revision(old, "deleted", now))
+                    deleted += 1
+                    affected.add(old.clip_id)
+            ids = q.insert_annotations(session, new_rows)
+            for pk, row in zip(ids, new_rows, strict=True):
+                revisions.append(
+                    {
+                        "annotation_id": pk,
+                        "change": "created",
+                        "segments": row["segments"],
+                        "category_id": row["category_id"],
+                        "was_cancelled": row["was_cancelled"],
+                        "ls_updated_at": row["ls_updated_at"],
+                        "recorded_at": now,
+                    }
+                )
+            session.flush()
+            q.insert_revisions(session, revisions)
+            changes = recompute_curated(session, affected)
+        for p in problems:
+            log.warning("skipped %s", p)
+        return PullReport(
+            url=client.url,
+            project=project,
+            ls_project_id=pid,
+            tasks_seen=len(exported),
+            annotations_seen=n_ann,
+            new=len(new_rows),
+            updated=updated,
+            deleted=deleted,
+            cancelled=cancelled,
+            unknown_tasks=unknown,
+            curated=changes,
+            problems=problems,
+        )
+    finally:
+        engine.dispose()
+
+
+def _revision(ann: Annotation, change: str, now: datetime) -> dict[str, Any]:
+    return {
+        "annotation_id": ann.id,
+        "change": change,
+        "segments": ann.segments,
+        "category_id": ann.category_id,
+        "was_cancelled": ann.was_cancelled,
+        "ls_updated_at": ann.ls_updated_at,
+        "recorded_at": now,
+    }
