@@ -24,7 +24,8 @@ def make_clip_media(data_dir: Path, clip_id: str, seconds: float = 10.0) -> tupl
     (data_dir / rel_mp4).parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-         f"testsrc2=size=160x120:rate=16:d={seconds}", "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=16000:d={seconds}",
+         f"testsrc2=size=160x120:rate=16:d={seconds}", "-f", "lavfi", "-i",
+         f"sine=frequency=440:sample_rate=16000:d={seconds}",
          "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
          str(data_dir / rel_mp4)],
         check=True,
