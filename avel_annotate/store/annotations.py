@@ -205,8 +205,10 @@ def annotation_rows(session: Session, clip_pks: Iterable[int] | None = None) -> 
     return [AnnotationRow(*r) for r in session.execute(stmt).all()]  # type: ignore[misc, call-arg]
 
 
-def annotation_by_ls_id(session: Session, ls_annotation_id: int) -> Annotation | None:
-    stmt = select(Annotation).where(Annotation.ls_annotation_id == ls_annotation_id)
+def annotation_of_clip(session: Session, clip_pk: int, ls_annotation_id: int) -> Annotation | None:
+    stmt = select(Annotation).where(
+        Annotation.ls_annotation_id == ls_annotation_id, Annotation.clip_id == clip_pk
+    )
     return session.scalars(stmt.order_by(Annotation.id.desc())).first()
 
 

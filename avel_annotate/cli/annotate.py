@@ -1,0 +1,147 @@
+"""`avel annotate push|pull|qc sample|qc report|adjudicate`."""
+
+from __future__ import annotations
+
+import typer
+
+from avel_annotate.cli.render import counts, emit_json, kv, line, rows
+from avel_annotate.config import Settings
+from avel_annotate.services import annotate, qc
+
+app = typer.Typer(help="Annotation in Label Studio: push tasks, pull labels, quality control.")
+qc_app = typer.Typer(help="The 60 % re-check: draw it, report agreement.")
+app.add_typer(qc_app, name="qc")
+
+PROJECT = typer.Option(annotate.DEFAULT_PROJECT, "--project", help="Label Studio project title.")
+JSON = typer.Option(False, "--json", help="Print the report as JSON.")
+
+
+def _figs(f: qc.ag.Figures) -> list[str]:
+    pcts = [f.percent_agreement, f.kappa, f.category_agreement, f.exact_agreement]
+    return ["-" if v is None else f"{v:.3f}" if i == 1 else f"{v:.1f}" for i, v in enumerate(pcts)]
+
+
+def _dis(d: qc.RecheckPair) -> tuple[object, ...]:
+    first, second = (
+        f"{d.first_annotation} {d.first_annotator}",
+        f"{d.second_annotation} {d.second_annotator}",
+    )
+    cats = f"{d.first_category} / {d.second_category}"
+    return (d.clip_id, d.status, first, second, d.differing_seconds or "", cats)
+
+
+@app.command("push")
+def push(
+    ctx: typer.Context,
+    project: str = PROJECT,
+    split: str | None = typer.Option(None, "--split", help="Only clips of this split."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most N new tasks."),
+    model: str | None = typer.Option(None, "--model", help="Attach this model's predictions."),
+    order: str = typer.Option("list", "--order", help="list | uncertainty | random"),
+    seed: int = typer.Option(0, "--seed", help="Seed of --order random."),
+    json_out: bool = JSON,
+) -> None:
+    """Create tasks for fetched clips not pushed yet (safe to re-run after an interruption)."""
+    settings: Settings = ctx.obj
+    report = annotate.push(
+        settings, project=project, split=split, limit=limit, model=model, order=order, seed=seed
+    )
+    if settings.json or json_out:
+        emit_json(report)
+        return
+    kv(
+        f"pushed to {report.url} project {report.project} (id {report.ls_project_id})",
+        {
+            "new tasks": report.created,
+            "with predictions": f"{report.with_predictions} ({report.model_version or '-'})",
+            "recovered from an interrupted push": report.reconciled,
+            "already pushed": report.already_pushed,
+            "left for a later push": report.remaining,
+            "duplicate tasks on the server": len(report.duplicates_on_server),
+        },
+    )
+
+
+@app.command("pull")
+def pull(ctx: typer.Context, project: str = PROJECT, json_out: bool = JSON) -> None:
+    """Store new, edited and deleted annotations; update curated labels."""
+    settings: Settings = ctx.obj
+    report = annotate.pull(settings, project=project)
+    if settings.json or json_out:
+        emit_json(report)
+        return
+    for problem in report.problems:
+        line(f"skipped {problem}")
+    kv(
+        f"pulled from {report.url} project {report.project}",
+        {
+            "tasks": report.tasks_seen,
+            "annotations": report.annotations_seen,
+            "new / updated / deleted": f"{report.new} / {report.updated} / {report.deleted}",
+            "skipped by annotators": report.cancelled,
+            "curated added / changed / removed": f"{report.curated.added} / "
+            f"{report.curated.changed} / {report.curated.removed}",
+        },
+    )
+
+
+@qc_app.command("sample")
+def sample(
+    ctx: typer.Context,
+    project: str = PROJECT,
+    fraction: float = typer.Option(0.6, "--fraction", help="Share of labelled tasks re-checked."),
+    seed: int = typer.Option(0, "--seed", help="Same seed and tasks, same draw."),
+    json_out: bool = JSON,
+) -> None:
+    """Draw the re-check set and send it back to the queue for a second annotator."""
+    settings: Settings = ctx.obj
+    report = qc.qc_sample(settings, project=project, fraction=fraction, seed=seed)
+    if settings.json or json_out:
+        emit_json(report)
+        return
+    kv(
+        f"draw {report.draw_run} (fraction {report.fraction}, seed {report.seed})",
+        {"new labelled tasks": report.candidates, "drawn for re-check": report.drawn},
+    )
+    counts("drawn by category", report.drawn_by_category, "category")
+
+
+@qc_app.command("report")
+def report(ctx: typer.Context, json_out: bool = JSON) -> None:
+    """Agreement: per second (pooled kappa), category, per annotator/category, model vs human."""
+    settings: Settings = ctx.obj
+    r = qc.qc_report(settings)
+    if settings.json or json_out:
+        emit_json(r)
+        return
+    line(f"drawn {r.drawn}, re-checked {r.rechecked}, waiting {r.pending}")
+    groups = {"all": r.overall, **{f"annotator {k}": v for k, v in r.per_annotator.items()}}
+    groups |= {f"category {k}": v for k, v in r.per_category.items()}
+    groups |= {f"model {k} vs curated": v for k, v in r.model_vs_human.items()}
+    cols = ["group", "pairs", "seconds %", "kappa", "category %", "exact %"]
+    rows("agreement", cols, [(k, f.n_pairs, *_figs(f)) for k, f in groups.items()])
+    cols = ["clip", "status", "first (id who)", "re-check (id who)", "seconds", "category"]
+    rows(f"{len(r.disagreements)} disagreement(s)", cols, [_dis(d) for d in r.disagreements])
+    for flag in r.same_annotator:
+        line(f"flagged (not counted): {flag}")
+
+
+@app.command("adjudicate")
+def adjudicate(
+    ctx: typer.Context,
+    clip_id: str = typer.Argument(..., help="The clip whose disagreement is decided."),
+    accept: int | None = typer.Option(None, "--accept", help="Label Studio annotation id."),
+    third_pass: bool = typer.Option(False, "--third-pass", help="Ask a third annotator."),
+    by: str | None = typer.Option(None, "--by", help="Who decides (default: login name)."),
+    json_out: bool = JSON,
+) -> None:
+    """Resolve a re-check disagreement."""
+    settings: Settings = ctx.obj
+    r = qc.adjudicate(settings, clip_id, accept=accept, third_pass=third_pass, by=by)
+    if settings.json or json_out:
+        emit_json(r)
+        return
+    what = "sent to a third pass"
+    if r.decision == "accept":
+        what = f"accepted annotation {r.accepted_annotation}"
+    line(f"{r.clip_id}: {what} (task {r.ls_task_id}, decided by {r.decided_by})")
