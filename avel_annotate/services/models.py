@@ -187,7 +187,7 @@ def _ave_categories(root: Path, n: int) -> list[str]:
     return [f"class_{i}" for i in range(n)]
 
 
-def _pick_extractor(session: Any, extractor: str | None) -> str:
+def pick_extractor(session: Any, extractor: str | None) -> str:
     from sqlalchemy import select
 
     from avel_annotate.store.tables import FeatureFile
@@ -216,7 +216,7 @@ def _store_datasets(
     engine = open_store(settings)
     try:
         with session_scope(engine) as session:
-            name = _pick_extractor(session, extractor)
+            name = pick_extractor(session, extractor)
             categories = q.category_names(session)
             train_items = q.labelled_features(session, split, name, labels)
             val_items = q.labelled_features(session, val_split, name, labels)
@@ -439,7 +439,7 @@ def evaluate_model(
         engine = open_store(settings)
         try:
             with session_scope(engine) as session:
-                extractor = _pick_extractor(session, features)
+                extractor = pick_extractor(session, features)
                 items = q.labelled_features(session, split, extractor, labels)
         finally:
             engine.dispose()

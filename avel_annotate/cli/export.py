@@ -1,0 +1,36 @@
+"""`avel export`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from avel_annotate.cli.render import emit_json, kv
+from avel_annotate.config import Settings
+from avel_annotate.services import export as service
+
+
+def export(
+    ctx: typer.Context,
+    out: Path = typer.Argument(..., help="Output folder (or a .csv / .jsonl file)."),
+    fmt: str = typer.Option(..., "--format", "-f", help="ave-h5 | csv | jsonl"),
+    split: str | None = typer.Option(None, "--split", help="Only this split (default: all)."),
+    labels: str = typer.Option("curated", "--labels", help="curated | list."),
+    features: str | None = typer.Option(None, "--features", help="Feature kind (ave-h5)."),
+    allow_random: bool = typer.Option(False, "--allow-random-features"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Export labelled clips with a dataset card (counts, agreement, label definition)."""
+    settings: Settings = ctx.obj
+    report = service.export(
+        settings, fmt, out, split=split, labels=labels, features=features,
+        allow_random_features=allow_random,
+    )  # fmt: skip
+    if settings.json or json_out:
+        emit_json(report)
+    else:
+        kv(f"exported {report.clips} clips as {report.format}", {
+            "files": ", ".join(report.files), "card": report.card,
+            **{f"{k} clips": v for k, v in report.by_split.items()},
+        })  # fmt: skip

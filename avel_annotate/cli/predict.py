@@ -1,0 +1,31 @@
+"""`avel predict`."""
+
+from __future__ import annotations
+
+import typer
+
+from avel_annotate.cli.render import emit_json, kv
+from avel_annotate.config import Settings
+from avel_annotate.services import predict as service
+
+
+def predict(
+    ctx: typer.Context,
+    model: str | None = typer.Option(None, "--model", help="Version (default: the default)."),
+    split: str | None = typer.Option(None, "--split", help="Only clips of this split."),
+    limit: int | None = typer.Option(None, "--limit", min=1),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda."),
+    features: str | None = typer.Option(None, "--features", help="Feature kind in the store."),
+    allow_random: bool = typer.Option(False, "--allow-random-features"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Pre-label clips: per-second event probabilities, category, 0/1 labels, confidence."""
+    settings: Settings = ctx.obj
+    report = service.predict(
+        settings, model, split=split, limit=limit, device=device, features=features,
+        allow_random_features=allow_random,
+    )  # fmt: skip
+    if settings.json or json_out:
+        emit_json(report)
+    else:
+        kv(f"predictions of {report.model}", report.__dict__)
