@@ -157,7 +157,7 @@ class _Gate:
             if until > self._paused_until:
                 self._paused_until = until
                 self.pauses.append(seconds)
-        log.warning("host answered with a rate limit: pausing all downloads for %.0f s", seconds)
+        log.warning("host answered with a rate limit: pausing all downloads for %.1f s", seconds)
 
     def wait_turn(self) -> bool:
         """Block until this worker may start a download; False when the run is stopping."""
@@ -189,6 +189,7 @@ class _Run:
     failures: list[ClipFailure] = field(default_factory=list)
     rate_strikes: int = 0
     stopped_reason: str | None = None
+    interrupted: threading.Event = field(default_factory=threading.Event)
 
 
 def _queue_filter(run: _Run) -> fq.QueueFilter:
@@ -306,8 +307,10 @@ def _record_failure(run: _Run, claim: fq.Claim, e: MediaError) -> None:
     stage = str(getattr(e, "stage", "download"))
     detail = fe.one_line(str(getattr(e, "detail", e.message)))
     c = fe.classify(stage, detail)
-    with run.lock:
+    with run.lock:  # read and count the strike together, so simultaneous 429s escalate
         strikes = run.rate_strikes
+        if c.kind is fe.Kind.RATE_LIMIT:
+            run.rate_strikes += 1
     d = fe.decide(
         c,
         attempts=claim.attempts,
@@ -334,8 +337,6 @@ def _record_failure(run: _Run, claim: fq.Claim, e: MediaError) -> None:
         run.outcomes["rate_limited" if c.kind is fe.Kind.RATE_LIMIT else d.status] += 1
         if len(run.failures) < 50:
             run.failures.append(ClipFailure(claim.clip_id, c.error_class, d.status, detail))
-        if c.kind is fe.Kind.RATE_LIMIT:
-            run.rate_strikes += 1
         if d.stop_run:
             run.stopped_reason = (
                 f"rate limited {run.rate_strikes} times in a row: stopped; run again later, "
@@ -354,7 +355,9 @@ def _process(run: _Run, claim: fq.Claim) -> None:
         try:
             mp4, wav, values = _produce(run, claim, work)
         except MediaError as e:
-            if run.stop.is_set():  # e.g. ffmpeg killed by the same Ctrl-C: not the clip's fault
+            if (
+                run.interrupted.is_set()
+            ):  # e.g. ffmpeg killed by the same Ctrl-C: not the clip's fault
                 with session_scope(run.engine) as session:
                     fq.release(session, run.owner, [claim.id])
                 return
@@ -515,6 +518,7 @@ def fetch_clips(
                     last_renew = time.monotonic()
         except KeyboardInterrupt:
             interrupted = True
+            run.interrupted.set()
             stop.set()
             log.warning(
                 "interrupted: finishing clips in flight (%.0f s at most)", opts.stop_grace_s

@@ -42,6 +42,7 @@ class RequestRecord:
     method: str
     range: str | None
     status: int
+    t: float  # time.monotonic() when answered
 
 
 @dataclass
@@ -58,14 +59,16 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _record(self, status: int) -> None:
         state = self.server.state
         with state.lock:
             state.requests.append(
-                RequestRecord(self.path, self.command, self.headers.get("Range"), status)
+                RequestRecord(
+                    self.path, self.command, self.headers.get("Range"), status, time.monotonic()
+                )
             )
 
     def _fail(self, status: int) -> None:
@@ -142,9 +145,9 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             return
         limit = end + 1
         truncated = False
-        if behaviour is not None and behaviour.truncate_at is not None:
-            if behaviour.truncate_at < limit:
-                limit, truncated = behaviour.truncate_at, True
+        cut = behaviour.truncate_at if behaviour is not None else None
+        if cut is not None and cut < limit:
+            limit, truncated = cut, True
         rate = behaviour.rate_bps if behaviour is not None else None
         try:
             with file.open("rb") as fh:
@@ -169,6 +172,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     state: _State
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients (yt-dlp, ffmpeg) hang up mid-body all the time; that is not an error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class RangeServer:
     """``with RangeServer(root) as srv: srv.url("/x.mp4")`` - serves ``root`` on 127.0.0.1."""
@@ -192,6 +202,10 @@ class RangeServer:
     def behave(self, path: str, **kwargs: Any) -> None:
         with self._httpd.state.lock:
             self._httpd.state.behaviours["/" + path.lstrip("/")] = Behaviour(**kwargs)
+
+    def extractions(self, path: str) -> int:
+        """GETs without a Range header: one per yt-dlp extraction of that path."""
+        return sum(1 for r in self.requests(path) if r.method == "GET" and r.range is None)
 
     def requests(self, path: str | None = None) -> list[RequestRecord]:
         with self._httpd.state.lock:
