@@ -24,13 +24,22 @@ def export(
     """Export labelled clips with a dataset card (counts, agreement, label definition)."""
     settings: Settings = ctx.obj
     report = service.export(
-        settings, fmt, out, split=split, labels=labels, features=features,
+        settings,
+        fmt,
+        out,
+        split=split,
+        labels=labels,
+        features=features,
         allow_random_features=allow_random,
-    )  # fmt: skip
+    )
     if settings.json or json_out:
         emit_json(report)
     else:
-        kv(f"exported {report.clips} clips as {report.format}", {
-            "files": ", ".join(report.files), "card": report.card,
-            **{f"{k} clips": v for k, v in report.by_split.items()},
-        })  # fmt: skip
+        kv(
+            f"exported {report.clips} clips as {report.format}",
+            {
+                "files": ", ".join(report.files),
+                "card": report.card,
+                **{f"{k} clips": v for k, v in report.by_split.items()},
+            },
+        )

@@ -36,11 +36,17 @@ def extract(
     """Compute visual [10,7,7,512] and audio [10,128] float16 features per clip."""
     settings: Settings = ctx.obj
     options = features.ExtractOptions(
-        device=device, dtype=dtype, visual=visual, frames_per_second=fps,
-        preprocessing="caffe" if caffe else "torchvision", visual_weights=vgg19_weights,
-        vggish_weights=vggish_weights, pca_params=pca_params,
-        allow_random_weights=allow_random, decode_workers=decode_workers,
-    )  # fmt: skip
+        device=device,
+        dtype=dtype,
+        visual=visual,
+        frames_per_second=fps,
+        preprocessing="caffe" if caffe else "torchvision",
+        visual_weights=vgg19_weights,
+        vggish_weights=vggish_weights,
+        pca_params=pca_params,
+        allow_random_weights=allow_random,
+        decode_workers=decode_workers,
+    )
     report = features.extract_features(settings, options, split=split, limit=limit, force=force)
     if settings.json or json_out:
         emit_json(report)
@@ -49,10 +55,16 @@ def extract(
         line("[bold red]RANDOM WEIGHTS[/]: these features are for demos only")
     for failure in report.failures:
         line(f"failed {failure}")
-    kv(f"features {report.extractor}", {
-        "clips selected": report.selected, "done": report.done, "failed": report.failed,
-        "seconds": report.wall_s, "clips/s": report.clips_per_s,
-    })  # fmt: skip
+    kv(
+        f"features {report.extractor}",
+        {
+            "clips selected": report.selected,
+            "done": report.done,
+            "failed": report.failed,
+            "seconds": report.wall_s,
+            "clips/s": report.clips_per_s,
+        },
+    )
 
 
 @app.command("import-ave-h5")

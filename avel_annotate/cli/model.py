@@ -43,26 +43,48 @@ def train(
         if not (settings.json or json_out):
             loss = rec.losses.get("total", sum(rec.losses.values()))
             star = " *" if rec.best else ""
-            line(f"{rec.stage} epoch {rec.epoch}: loss {loss:.4f}, val acc {rec.val_accuracy:.4f}"
-                 f"{star}")  # fmt: skip
+            line(
+                f"{rec.stage} epoch {rec.epoch}: loss {loss:.4f}, val acc {rec.val_accuracy:.4f}"
+                f"{star}"
+            )
 
     report = models.train_model(
-        settings, name=name, split=split, val_split=val_split, setting=setting, head=head,
-        stages=tuple(s.strip() for s in stages.split(",") if s.strip()), epochs=epochs,
-        stage2_epochs=stage2_epochs, batch_size=batch_size, seed=seed, bf16=bf16,
-        from_ave_h5=from_ave_h5, features=features, labels=labels,
-        allow_random_features=allow_random, make_default=not no_default, on_epoch=on_epoch,
-    )  # fmt: skip
+        settings,
+        name=name,
+        split=split,
+        val_split=val_split,
+        setting=setting,
+        head=head,
+        stages=tuple(s.strip() for s in stages.split(",") if s.strip()),
+        epochs=epochs,
+        stage2_epochs=stage2_epochs,
+        batch_size=batch_size,
+        seed=seed,
+        bf16=bf16,
+        from_ave_h5=from_ave_h5,
+        features=features,
+        labels=labels,
+        allow_random_features=allow_random,
+        make_default=not no_default,
+        on_epoch=on_epoch,
+    )
     if settings.json or json_out:
         emit_json(report)
         return
-    kv(f"model version {report.name}", {
-        "folder": report.path, "train / val clips": f"{report.n_train} / {report.n_val}",
-        "categories": report.n_categories, "best": f"{report.best_stage} epoch {report.best_epoch}",
-        "val segment accuracy": f"{report.best_val_accuracy:.4f}",
-        "previous default": report.previous, "previous val accuracy": report.previous_val_accuracy,
-        "default now": report.is_default, "seconds": report.seconds,
-    })  # fmt: skip
+    kv(
+        f"model version {report.name}",
+        {
+            "folder": report.path,
+            "train / val clips": f"{report.n_train} / {report.n_val}",
+            "categories": report.n_categories,
+            "best": f"{report.best_stage} epoch {report.best_epoch}",
+            "val segment accuracy": f"{report.best_val_accuracy:.4f}",
+            "previous default": report.previous,
+            "previous val accuracy": report.previous_val_accuracy,
+            "default now": report.is_default,
+            "seconds": report.seconds,
+        },
+    )
 
 
 def evaluate(
@@ -78,17 +100,26 @@ def evaluate(
     """Segment accuracy, per-class accuracy, D_ae/D_bg, event F1, confusion matrix."""
     settings: Settings = ctx.obj
     report = models.evaluate_model(
-        settings, model, split, from_ave_h5=from_ave_h5, features=features, labels=labels,
+        settings,
+        model,
+        split,
+        from_ave_h5=from_ave_h5,
+        features=features,
+        labels=labels,
         allow_random_features=allow_random,
-    )  # fmt: skip
+    )
     if settings.json or json_out:
         emit_json(report)
         return
     m = report.metrics
-    kv(f"{report.model} on {report.split} ({report.n_clips} clips)", {
-        k: (f"{v:.4f}" if isinstance(v, float) else v)
-        for k, v in m.items() if not isinstance(v, dict | list)
-    })  # fmt: skip
+    kv(
+        f"{report.model} on {report.split} ({report.n_clips} clips)",
+        {
+            k: (f"{v:.4f}" if isinstance(v, float) else v)
+            for k, v in m.items()
+            if not isinstance(v, dict | list)
+        },
+    )
     line(f"saved to {report.saved_to}")
 
 
@@ -130,11 +161,24 @@ def list_(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) ->
     if settings.json or json_out:
         emit_json(versions)
         return
-    rows(f"{len(versions)} model version(s)",
-         ["name", "default", "source", "created", "data", "val acc", "test acc"],
-         [(v.name, "*" if v.is_default else "", v.variant or v.source, v.created_at,
-           ", ".join(f"{k}={val}" for k, val in v.data_snapshot.items() if k.endswith("clips")),
-           _acc(v.metrics.get("val")), _acc(v.metrics.get("test"))) for v in versions])  # fmt: skip
+    rows(
+        f"{len(versions)} model version(s)",
+        ["name", "default", "source", "created", "data", "val acc", "test acc"],
+        [
+            (
+                v.name,
+                "*" if v.is_default else "",
+                v.variant or v.source,
+                v.created_at,
+                ", ".join(
+                    f"{k}={val}" for k, val in v.data_snapshot.items() if k.endswith("clips")
+                ),
+                _acc(v.metrics.get("val")),
+                _acc(v.metrics.get("test")),
+            )
+            for v in versions
+        ],
+    )
 
 
 def _acc(metrics: object) -> str:

@@ -22,9 +22,14 @@ def predict(
     """Pre-label clips: per-second event probabilities, category, 0/1 labels, confidence."""
     settings: Settings = ctx.obj
     report = service.predict(
-        settings, model, split=split, limit=limit, device=device, features=features,
+        settings,
+        model,
+        split=split,
+        limit=limit,
+        device=device,
+        features=features,
         allow_random_features=allow_random,
-    )  # fmt: skip
+    )
     if settings.json or json_out:
         emit_json(report)
     else:

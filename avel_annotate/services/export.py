@@ -87,9 +87,13 @@ def _event_hull(segments: str) -> tuple[int, int]:
 
 
 def _export_ave(
-    settings: Settings, rows: list[CuratedRow], engine: Any, out: Path, features: str | None,
+    settings: Settings,
+    rows: list[CuratedRow],
+    engine: Any,
+    out: Path,
+    features: str | None,
     allow_random: bool,
-) -> list[Path]:  # fmt: skip
+) -> list[Path]:
     with session_scope(engine) as session:
         extractor = pick_extractor(session, features)
         paths = q.feature_paths(session, [r.clip_pk for r in rows], extractor)
@@ -103,8 +107,10 @@ def _export_ave(
     out.mkdir(parents=True, exist_ok=True)
     export_ave_h5(
         [settings.data_dir / paths[r.clip_pk] for r in rows],
-        out / "visual_feature.h5", out / "audio_feature.h5", allow_random=allow_random,
-    )  # fmt: skip
+        out / "visual_feature.h5",
+        out / "audio_feature.h5",
+        allow_random=allow_random,
+    )
     c = len(categories)
     index = {name: i for i, name in enumerate(categories)}
     onehot = np.zeros((len(rows), 10, c + 1), dtype=np.float64)
@@ -123,11 +129,16 @@ def _export_ave(
         if order.size:
             _write_h5(out / f"{split}_order.h5", order)
             written.append(out / f"{split}_order.h5")
-    _atomic_text(out / "Annotations.txt", "Category&VideoID&Quality&StartTime&EndTime\n"
-                 + "\n".join(lines) + "\n")  # fmt: skip
+    _atomic_text(
+        out / "Annotations.txt",
+        "Category&VideoID&Quality&StartTime&EndTime\n" + "\n".join(lines) + "\n",
+    )
     _atomic_text(out / "categories.txt", "\n".join(categories) + "\n")
-    _atomic_text(out / "clips.csv", "row,clip_id,split,segments\n" + "".join(
-        f"{i},{r.clip_id},{r.split},{r.segments}\n" for i, r in enumerate(rows)))  # fmt: skip
+    _atomic_text(
+        out / "clips.csv",
+        "row,clip_id,split,segments\n"
+        + "".join(f"{i},{r.clip_id},{r.split},{r.segments}\n" for i, r in enumerate(rows)),
+    )
     return [*written, out / "Annotations.txt", out / "categories.txt", out / "clips.csv"]
 
 
@@ -204,18 +215,33 @@ def _card(rows: list[CuratedRow], labels: str, fmt: str, agreement: dict[str, An
     splits = sorted(by_split, key=lambda s: SPLIT_ORDER.get(s, 3))
     event_share = sum(r.segments.count("1") for r in rows) / max(1, 10 * len(rows))
     lines = [
-        "# Dataset card", "",
+        "# Dataset card",
+        "",
         f"Exported by avel-annotate as `{fmt}` from {labels} labels: {len(rows)} clips, "
-        f"{100 * event_share:.1f} % of seconds are events.", "",
-        "## Label definition", "", LABEL_DEFINITION, "",
-        "## Clips per split", "", "| split | clips |", "|---|---|",
-        *[f"| {s} | {by_split[s]} |" for s in splits], "",
-        "## Clips per category and split", "",
-        "| category | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits),
-        *[f"| {c} | " + " | ".join(str(by_cat[c][s]) for s in splits) + " |"
-          for c in sorted(by_cat)],
-        "", "## Annotation agreement", "",
-    ]  # fmt: skip
+        f"{100 * event_share:.1f} % of seconds are events.",
+        "",
+        "## Label definition",
+        "",
+        LABEL_DEFINITION,
+        "",
+        "## Clips per split",
+        "",
+        "| split | clips |",
+        "|---|---|",
+        *[f"| {s} | {by_split[s]} |" for s in splits],
+        "",
+        "## Clips per category and split",
+        "",
+        "| category | " + " | ".join(splits) + " |",
+        "|---|" + "---|" * len(splits),
+        *[
+            f"| {c} | " + " | ".join(str(by_cat[c][s]) for s in splits) + " |"
+            for c in sorted(by_cat)
+        ],
+        "",
+        "## Annotation agreement",
+        "",
+    ]
     if agreement and agreement.get("n_pairs"):
         lines += [
             f"Independent re-checks: {agreement['n_pairs']} clips. Per-second agreement "
@@ -260,6 +286,10 @@ def export(
         agreement = qc_report(settings).overall.__dict__
     _atomic_text(card, _card(rows, labels, fmt, agreement))
     return ExportReport(
-        format=fmt, out=str(out), files=[str(f) for f in files], clips=len(rows),
-        by_split=dict(Counter(r.split or "-" for r in rows)), card=str(card),
-    )  # fmt: skip
+        format=fmt,
+        out=str(out),
+        files=[str(f) for f in files],
+        clips=len(rows),
+        by_split=dict(Counter(r.split or "-" for r in rows)),
+        card=str(card),
+    )

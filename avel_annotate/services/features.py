@@ -156,19 +156,26 @@ def import_ave_features(
                 f"run `avel clips import {ann}` first",
             )
         paths = import_ave_h5(
-            folder / "visual_feature.h5", folder / "audio_feature.h5", row_ids,
+            folder / "visual_feature.h5",
+            folder / "audio_feature.h5",
+            row_ids,
             settings.features_dir,
-        )  # fmt: skip
+        )
         recorded: dict[str, Path] = dict(zip(row_ids, paths, strict=True))
         for clip_id, path in recorded.items():
             prov = read_features(path).provenance
             with session_scope(engine) as session:
                 q.record_feature_file(
-                    session, pks[clip_id], extractor=AVE_EXTRACTOR,
-                    path=str(path.relative_to(settings.data_dir)), dtype="float16",
-                    is_random=False, weights_sha256=prov.visual_weights,
-                    provenance=prov.to_json(), sha256=None,
-                )  # fmt: skip
+                    session,
+                    pks[clip_id],
+                    extractor=AVE_EXTRACTOR,
+                    path=str(path.relative_to(settings.data_dir)),
+                    dtype="float16",
+                    is_random=False,
+                    weights_sha256=prov.visual_weights,
+                    provenance=prov.to_json(),
+                    sha256=None,
+                )
     finally:
         engine.dispose()
     return AveImportReport(AVE_EXTRACTOR, len(row_ids), len(recorded), len(recorded))

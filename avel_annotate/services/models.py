@@ -235,10 +235,12 @@ def _store_datasets(
         )
     if not categories:
         raise ModelError("the store has no categories", "import a clip list first")
-    train_data = FeatureFileDataset(train_items, settings.data_dir, categories,
-                                    allow_random=allow_random)  # fmt: skip
-    val_data = FeatureFileDataset(val_items, settings.data_dir, categories,
-                                  allow_random=allow_random)  # fmt: skip
+    train_data = FeatureFileDataset(
+        train_items, settings.data_dir, categories, allow_random=allow_random
+    )
+    val_data = FeatureFileDataset(
+        val_items, settings.data_dir, categories, allow_random=allow_random
+    )
     snapshot = {
         "source": "store",
         "labels": labels,
@@ -268,7 +270,8 @@ def _card(name: str, config: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"- Architecture: CPSP, {config['model']['head']} head, "
         f"{config['model']['setting']} "
         f"supervision, tau {config['model']['tau']}, C = {config['model']['n_categories']}",
-        f"- Training stages: {', '.join(config['train']['stages'])}; seed {config['train']['seed']}",
+        f"- Training stages: {', '.join(config['train']['stages'])}; "
+        f"seed {config['train']['seed']}",
         f"- Data: {json.dumps(snap, sort_keys=True)}",
         f"- Validation segment accuracy: {val.get('accuracy', float('nan')):.4f}",
         "",
@@ -316,8 +319,11 @@ def train_model(
             previous = q.default_version(session)
             prev_name = previous.name if previous else None
             prev_id = previous.id if previous else None
-            prev_acc = (json.loads(previous.metrics or "{}").get("val") or {}).get("accuracy") \
-                if previous else None  # fmt: skip
+            prev_acc = (
+                (json.loads(previous.metrics or "{}").get("val") or {}).get("accuracy")
+                if previous
+                else None
+            )
     finally:
         engine.dispose()
 
@@ -341,16 +347,27 @@ def train_model(
         setting=setting,
         tau=DEFAULT_TAU[setting],  # type: ignore[arg-type]
     )
-    tc_args: dict[str, Any] = {"seed": seed, "stages": stages, "batch_size": batch_size,
-                               "bf16": bf16}  # fmt: skip
+    tc_args: dict[str, Any] = {
+        "seed": seed,
+        "stages": stages,
+        "batch_size": batch_size,
+        "bf16": bf16,
+    }
     if epochs is not None:
         tc_args["psp_epochs"] = epochs
     if stage2_epochs is not None:
         tc_args.update(psa_s_epochs=stage2_epochs, psa_v_epochs=stage2_epochs)
     train_config = TrainConfig(**tc_args)
     started = time.perf_counter()
-    result = train(model_config, train_data, val_data, out / "run", train_config,
-                   callback=on_epoch, resume=True)  # fmt: skip
+    result = train(
+        model_config,
+        train_data,
+        val_data,
+        out / "run",
+        train_config,
+        callback=on_epoch,
+        resume=True,
+    )
     seconds = time.perf_counter() - started
 
     model, _ = load_checkpoint(result.best_checkpoint)
@@ -448,8 +465,9 @@ def evaluate_model(
                 f"no clips of split {split!r} have {labels} labels and {extractor} features",
                 "label and extract features for that split first",
             )
-        data = FeatureFileDataset(items, settings.data_dir, loaded.categories,
-                                  allow_random=allow_random_features)  # fmt: skip
+        data = FeatureFileDataset(
+            items, settings.data_dir, loaded.categories, allow_random=allow_random_features
+        )
     if data.n_categories != loaded.model.config.n_categories:
         raise ModelError(
             f"model {loaded.name} has {loaded.model.config.n_categories} categories, the data "

@@ -23,19 +23,48 @@ def make_clip_media(data_dir: Path, clip_id: str, seconds: float = 10.0) -> tupl
     rel_wav = f"clips/{clip_id[:2]}/{clip_id}.wav"
     (data_dir / rel_mp4).parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-         f"testsrc2=size=160x120:rate=16:d={seconds}", "-f", "lavfi", "-i",
-         f"sine=frequency=440:sample_rate=16000:d={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
-         str(data_dir / rel_mp4)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size=160x120:rate=16:d={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=16000:d={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(data_dir / rel_mp4),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-         f"sine=frequency=440:sample_rate=16000:d={seconds}", "-ac", "1", "-c:a", "pcm_s16le",
-         str(data_dir / rel_wav)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=16000:d={seconds}",
+            "-ac",
+            "1",
+            "-c:a",
+            "pcm_s16le",
+            str(data_dir / rel_wav),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return rel_mp4, rel_wav
 
 
@@ -61,15 +90,28 @@ def test_extract_records_random_features_and_skips_done_clips(
     store_with_clips: Settings, capsys: pytest.CaptureFixture
 ):
     settings = store_with_clips
-    args = ["--data-dir", str(settings.data_dir), "--no-progress", "features", "extract",
-            "--visual", "resnet18", "--frames-per-second", "2", "--json"]  # fmt: skip
+    args = [
+        "--data-dir",
+        str(settings.data_dir),
+        "--no-progress",
+        "features",
+        "extract",
+        "--visual",
+        "resnet18",
+        "--frames-per-second",
+        "2",
+        "--json",
+    ]
     assert run(args) == 1  # no weights anywhere and no permission for random ones
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "resnet18" in err
     assert run([*args, "--allow-random-weights"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["extractor"], report["done"], report["failed"]) == (
-        "resnet18_vggish-random", 2, 0)  # fmt: skip
+        "resnet18_vggish-random",
+        2,
+        0,
+    )
     assert report["random_weights"] is True
     engine = make_engine(settings.db_url)
     with session_scope(engine) as s:
@@ -91,9 +133,19 @@ def test_corrupt_media_is_reported_per_clip_and_others_continue(
 ):
     settings = store_with_clips
     (settings.data_dir / "clips/bb/bbbbbbbbbbb_000005.mp4").write_bytes(b"not a video")
-    args = ["--data-dir", str(settings.data_dir), "--no-progress", "features", "extract",
-            "--visual", "resnet18", "--frames-per-second", "2", "--allow-random-weights",
-            "--json"]  # fmt: skip
+    args = [
+        "--data-dir",
+        str(settings.data_dir),
+        "--no-progress",
+        "features",
+        "extract",
+        "--visual",
+        "resnet18",
+        "--frames-per-second",
+        "2",
+        "--allow-random-weights",
+        "--json",
+    ]
     assert run(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["done"], report["failed"]) == (1, 1)

@@ -28,8 +28,20 @@ def _avel(data_dir: Path, *args: str) -> list[str]:
 def test_train_from_ave_h5_registers_a_version_and_evaluates(
     ave_dir: Path, data_dir: Path, capsys: pytest.CaptureFixture
 ):
-    args = ["train", "--from-ave-h5", str(ave_dir), "--epochs", "2", "--stage2-epochs", "1",
-            "--batch-size", "32", "--name", "v1", "--json"]  # fmt: skip
+    args = [
+        "train",
+        "--from-ave-h5",
+        str(ave_dir),
+        "--epochs",
+        "2",
+        "--stage2-epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--name",
+        "v1",
+        "--json",
+    ]
     assert run(_avel(data_dir, *args)) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["name"], report["n_train"], report["n_val"]) == ("v1", 64, 32)
@@ -41,8 +53,22 @@ def test_train_from_ave_h5_registers_a_version_and_evaluates(
     config = json.loads((folder / "config.json").read_text())
     assert config["model"]["n_categories"] == 3 and len(config["categories"]) == 3
 
-    assert run(_avel(data_dir, "evaluate", "--model", "v1", "--split", "test",
-                     "--from-ave-h5", str(ave_dir), "--json")) == 0  # fmt: skip
+    assert (
+        run(
+            _avel(
+                data_dir,
+                "evaluate",
+                "--model",
+                "v1",
+                "--split",
+                "test",
+                "--from-ave-h5",
+                str(ave_dir),
+                "--json",
+            )
+        )
+        == 0
+    )
     ev = json.loads(capsys.readouterr().out)
     assert ev["n_clips"] == 32 and len(ev["metrics"]["confusion"]) == 4
     assert (folder / "eval-test.json").is_file()
@@ -66,8 +92,9 @@ def _official_state(variant: str, n: int) -> dict[str, torch.Tensor]:
     state = {}
     for key, shape in official_shapes(variant, n).items():
         count = math.prod(shape)
-        state["module." + key] = 0.05 * torch.sin(0.013 * torch.arange(count, dtype=torch.float64)
-                                                  ).reshape(shape)  # fmt: skip
+        state["module." + key] = 0.05 * torch.sin(
+            0.013 * torch.arange(count, dtype=torch.float64)
+        ).reshape(shape)
     return state
 
 

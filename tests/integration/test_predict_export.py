@@ -25,10 +25,17 @@ CATS = ["Church bell", "Dog", "Flute"]
 
 def _provenance() -> Provenance:
     return Provenance(
-        extractor="synthetic", visual_model="none", visual_weights="random",
-        audio_model="none", audio_weights="random", random=True, preprocessing="none",
-        decoder="none", dtype="float32", frames_per_second=16,
-    )  # fmt: skip
+        extractor="synthetic",
+        visual_model="none",
+        visual_weights="random",
+        audio_model="none",
+        audio_weights="random",
+        random=True,
+        preprocessing="none",
+        decoder="none",
+        dtype="float32",
+        frames_per_second=16,
+    )
 
 
 @pytest.fixture
@@ -56,10 +63,16 @@ def labelled_store(settings: Settings, tmp_path: Path) -> Settings:
             fpath = feature_path(settings.features_dir, "synthetic", clip.clip_id)
             write_features(fpath, visual, audio, _provenance())
             fq.record_feature_file(
-                s, clip.id, extractor="synthetic", path=str(fpath.relative_to(settings.data_dir)),
-                dtype="float16", is_random=True, weights_sha256="random",
-                provenance=_provenance().to_json(), sha256=None,
-            )  # fmt: skip
+                s,
+                clip.id,
+                extractor="synthetic",
+                path=str(fpath.relative_to(settings.data_dir)),
+                dtype="float16",
+                is_random=True,
+                weights_sha256="random",
+                provenance=_provenance().to_json(),
+                sha256=None,
+            )
     engine.dispose()
     return settings
 
@@ -72,8 +85,20 @@ def test_train_predict_export_round_trip(
     labelled_store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
 ):
     s = labelled_store
-    train = ["train", "--labels", "list", "--epochs", "2", "--stages", "psp", "--batch-size",
-             "8", "--name", "m1", "--json"]  # fmt: skip
+    train = [
+        "train",
+        "--labels",
+        "list",
+        "--epochs",
+        "2",
+        "--stages",
+        "psp",
+        "--batch-size",
+        "8",
+        "--name",
+        "m1",
+        "--json",
+    ]
     assert run(_avel(s, *train)) == 1
     assert "random weights" in capsys.readouterr().err
     assert run(_avel(s, *train, "--allow-random-features")) == 0
@@ -92,8 +117,22 @@ def test_train_predict_export_round_trip(
     engine.dispose()
 
     out = tmp_path / "ave"
-    assert run(_avel(s, "export", str(out), "--format", "ave-h5", "--labels", "list",
-                     "--allow-random-features", "--json")) == 0  # fmt: skip
+    assert (
+        run(
+            _avel(
+                s,
+                "export",
+                str(out),
+                "--format",
+                "ave-h5",
+                "--labels",
+                "list",
+                "--allow-random-features",
+                "--json",
+            )
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["by_split"] == {"train": 12, "val": 6, "test": 6}
     clips = list(csv.DictReader((out / "clips.csv").open()))
@@ -102,8 +141,9 @@ def test_train_predict_export_round_trip(
     with h5py.File(out / "visual_feature.h5") as fh:
         assert fh["avadataset"].shape == (24, 10, 7, 7, 512)
     with h5py.File(out / "train_order.h5") as fh:
-        assert sorted(fh["avadataset"][()]) == [i for i, c in enumerate(clips)
-                                                if c["split"] == "train"]  # fmt: skip
+        assert sorted(fh["avadataset"][()]) == [
+            i for i, c in enumerate(clips) if c["split"] == "train"
+        ]
     cats = (out / "categories.txt").read_text().split("\n")[:3]
     assert cats == CATS
     for i, clip in enumerate(clips):
@@ -111,8 +151,22 @@ def test_train_predict_export_round_trip(
         assert bits == clip["segments"]
         assert labels[i].sum() == 10
     # the authors' layout feeds our own trainer too
-    assert run(_avel(s, "evaluate", "--model", "m1", "--split", "test", "--from-ave-h5",
-                     str(out), "--json")) == 0  # fmt: skip
+    assert (
+        run(
+            _avel(
+                s,
+                "evaluate",
+                "--model",
+                "m1",
+                "--split",
+                "test",
+                "--from-ave-h5",
+                str(out),
+                "--json",
+            )
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["n_clips"] == 6
 
     csv_out = tmp_path / "labels.csv"
@@ -127,3 +181,47 @@ def test_train_predict_export_round_trip(
     assert run(_avel(s, "export", str(jl), "--format", "jsonl", "--labels", "list")) == 0
     records = [json.loads(line) for line in jl.read_text().splitlines()]
     assert len(records) == 24 and "m1" in records[0]["model_agreement"]
+
+
+def test_report_is_one_self_contained_page(labelled_store: Settings, tmp_path: Path):
+    s = labelled_store
+    assert (
+        run(
+            _avel(
+                s,
+                "train",
+                "--labels",
+                "list",
+                "--epochs",
+                "1",
+                "--stages",
+                "psp",
+                "--batch-size",
+                "8",
+                "--name",
+                "m1",
+                "--allow-random-features",
+            )
+        )
+        == 0
+    )
+    assert run(_avel(s, "predict", "--allow-random-features")) == 0
+    assert (
+        run(_avel(s, "evaluate", "--labels", "list", "--split", "test", "--allow-random-features"))
+        == 0
+    )
+    out = tmp_path / "r.html"
+    assert run(_avel(s, "report", "--out", str(out))) == 0
+    page = out.read_text()
+    assert page.startswith("<!doctype html>") and "<script" not in page
+    assert "src=" not in page and "href=" not in page  # nothing to fetch
+    for title in (
+        "Clips per category and split",
+        "Fetch outcomes",
+        "Confusion matrix: m1 on test",
+        "Curated labels against the model",
+        "Segment accuracy per model version",
+    ):
+        assert title in page
+    assert page.count("<svg") >= 5
+    assert "vid00000000_000000" in page  # a timeline row

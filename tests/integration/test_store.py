@@ -208,8 +208,14 @@ def test_split_assign_keeps_list_splits_and_annotated_clips(any_settings: Settin
         s.add(task)
         s.flush()
         s.add(
-            Annotation(task_id=task.id, clip_id=clip.id, ls_annotation_id=1, annotator="a",
-                       round=1, segments="1" * 10)
+            Annotation(
+                task_id=task.id,
+                clip_id=clip.id,
+                ls_annotation_id=1,
+                annotator="a",
+                round=1,
+                segments="1" * 10,
+            )
         )
         locked_id = clip.clip_id
     engine.dispose()
@@ -233,7 +239,11 @@ def test_same_list_format_with_another_split_is_a_conflict(settings: Settings, t
 
 
 def test_categories_are_numbered_in_order_of_first_appearance(settings: Settings, tmp_path: Path):
-    ave = "Church bell&RUhOCu3LNXM&good&0&10\nBark&MH3m4AwEcRY&good&6&8\nAccordion&abcdefghijk&good&0&3\n"
+    ave = (
+        "Church bell&RUhOCu3LNXM&good&0&10\n"
+        "Bark&MH3m4AwEcRY&good&6&8\n"
+        "Accordion&abcdefghijk&good&0&3\n"
+    )
     clips.import_clip_list(settings, _write(tmp_path, "Annotations.txt", ave))
     engine = make_engine(settings.db_url)
     with session_scope(engine) as s:

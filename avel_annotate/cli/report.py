@@ -1,0 +1,30 @@
+"""`avel report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from avel_annotate.cli.render import emit_json, line
+from avel_annotate.config import Settings
+from avel_annotate.services.report import write_report
+
+
+def report(
+    ctx: typer.Context,
+    out: Path | None = typer.Option(
+        None, "--out", help="HTML file (default <data-dir>/report.html)."
+    ),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """One self-contained HTML page: clips, fetch outcomes, agreement, models, timelines."""
+    settings: Settings = ctx.obj
+    summary = write_report(settings, out)
+    if settings.json or json_out:
+        emit_json(summary)
+    else:
+        line(
+            f"report written to {summary.out} ({summary.clips} clips, "
+            f"{summary.model_versions} model versions)"
+        )

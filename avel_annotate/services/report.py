@@ -1,0 +1,121 @@
+"""`avel report`: one self-contained HTML page about the dataset and the models."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from avel_annotate import __version__
+from avel_annotate.config import Settings
+from avel_annotate.domain import report_html as html
+from avel_annotate.services.store import open_store
+from avel_annotate.store import models as mq
+from avel_annotate.store import report as q
+from avel_annotate.store.engine import safe_url, session_scope
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    out: str
+    clips: int
+    model_versions: int
+    sections: int
+
+
+def _agreement_by_category(settings: Settings) -> dict[str, float]:
+    from avel_annotate.services.qc import qc_report
+
+    report = qc_report(settings)
+    return {
+        cat: round(fig.percent_agreement, 1)
+        for cat, fig in report.per_category.items()
+        if fig.percent_agreement is not None
+    }
+
+
+def _pick_metrics(metrics: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    for key in ("test", "val"):
+        if isinstance(metrics.get(key), dict) and metrics[key].get("confusion"):
+            return key, metrics[key]
+    for key, value in metrics.items():
+        if isinstance(value, dict) and value.get("confusion"):
+            return key, value
+    return None
+
+
+def write_report(settings: Settings, out: Path | None = None) -> ReportSummary:
+    out = out or settings.data_dir / "report.html"
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as session:
+            per_split = q.category_split_counts(session)
+            outcomes = q.fetch_outcomes(session)
+            versions = mq.all_versions(session)
+            default = mq.default_version(session) or (versions[-1] if versions else None)
+            timeline = q.timeline_rows(session, default.id) if default else []
+            accuracy = {
+                key: {
+                    v.name: round(100 * m[key]["accuracy"], 2)
+                    for v in versions
+                    if isinstance((m := json.loads(v.metrics or "{}")).get(key), dict)
+                    and m[key].get("accuracy") is not None
+                }
+                for key in ("val", "test")
+            }
+            picked = _pick_metrics(json.loads(default.metrics or "{}")) if default else None
+            names = [*json.loads(default.categories), "background"] if default else []
+            version_rows = [
+                (
+                    v.name,
+                    "yes" if v.is_default else "",
+                    v.variant or v.source,
+                    v.created_at.isoformat(timespec="minutes"),
+                    ", ".join(
+                        f"{k}={n}"
+                        for k, n in json.loads(v.data_snapshot or "{}").items()
+                        if k.endswith("clips")
+                    ),
+                )
+                for v in versions
+            ]
+    finally:
+        engine.dispose()
+    for t in timeline:
+        t["model"] = default.name if default else ""
+    clip_total = sum(sum(c.values()) for c in per_split.values())
+    categories = {cat for c in per_split.values() for cat in c}
+    top = sorted(categories, key=lambda c: -sum(per_split[s].get(c, 0) for s in per_split))[:40]
+    sections = [
+        html.bar_chart(
+            f"Clips per category and split (top {len(top)} of {len(categories)})",
+            {s: {c: per_split[s][c] for c in top if c in per_split[s]} for s in sorted(per_split)},
+        ),
+        html.bar_chart("Fetch outcomes", {"clips": outcomes}),
+        html.bar_chart(
+            "Per-second agreement of re-checks, by category",
+            {"agreement": _agreement_by_category(settings)},
+            unit=" %",
+        ),
+        html.bar_chart("Segment accuracy per model version", accuracy, unit=" %"),
+        html.table("Model versions", ["name", "default", "kind", "created", "data"], version_rows),
+        html.confusion_matrix(
+            f"Confusion matrix: {default.name if default else '-'} on "
+            f"{picked[0] if picked else '-'}",
+            names,
+            picked[1]["confusion"] if picked else [],
+        ),
+        html.timelines("Curated labels against the model's event probabilities", timeline),
+    ]
+    subtitle = (
+        f"{clip_total} clips; store {safe_url(settings.db_url)}; generated "
+        f"{datetime.now(UTC).isoformat(timespec='seconds')} by avel-annotate {__version__}"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(html.page("avel-annotate report", subtitle, sections), encoding="utf-8")
+    os.replace(tmp, out)
+    return ReportSummary(str(out), clip_total, len(versions), len(sections))
