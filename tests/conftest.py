@@ -64,9 +64,7 @@ def any_settings(request: pytest.FixtureRequest, data_dir: Path) -> Settings:
     if request.param == "sqlite":
         return load_settings(data_dir=data_dir, overrides={"progress": False}, environ={})
     url = request.getfixturevalue("pg_url")
-    return load_settings(
-        data_dir=data_dir, db_url=url, overrides={"progress": False}, environ={}
-    )
+    return load_settings(data_dir=data_dir, db_url=url, overrides={"progress": False}, environ={})
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from avel_annotate.cli.main import run
 
-VGG = "---g-f_I2yQ,1,people marching,test\n-0abcdefghi,30,\"female speech, woman speaking\",train\n"
+VGG = '---g-f_I2yQ,1,people marching,test\n-0abcdefghi,30,"female speech, woman speaking",train\n'
 
 
 def _avel(data_dir: Path, *args: str) -> list[str]:
@@ -63,7 +63,9 @@ def test_unreachable_postgres_is_one_line_without_password(
     assert run(_avel(data_dir, "--db", url, "clips", "stats")) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert err.startswith("error: cannot open database postgresql+psycopg://someone:***@127.0.0.1:1")
+    assert err.startswith(
+        "error: cannot open database postgresql+psycopg://someone:***@127.0.0.1:1"
+    )
     assert "s3cret" not in err
 
 
@@ -86,7 +88,9 @@ def test_console_script_help_and_exit_code(data_dir: Path, tmp_path: Path):
     assert out.returncode == 0 and "clips" in out.stdout
     bad = tmp_path / "bad.csv"
     bad.write_text("abcdefghijk,1,,train\n")
-    out = subprocess.run([exe, "clips", "import", str(bad)], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [exe, "clips", "import", str(bad)], capture_output=True, text=True, env=env
+    )
     assert out.returncode == 1
     assert f"{bad}:1: empty label" in out.stderr
     assert "Traceback" not in out.stderr
@@ -104,7 +108,8 @@ def test_settings_precedence_option_env_file(data_dir: Path):
     s = load_settings(data_dir=data_dir, environ={"AVEL_LS_URL": "http://env:2"})
     assert s.ls_url == "http://env:2"
     s = load_settings(
-        data_dir=data_dir, environ={"AVEL_LS_URL": "http://env:2"},
+        data_dir=data_dir,
+        environ={"AVEL_LS_URL": "http://env:2"},
         overrides={"ls_url": "http://opt:3"},
     )
     assert s.ls_url == "http://opt:3"

@@ -31,8 +31,16 @@ def test_bad_clip_ids_rejected(clip_id):
 
 
 @pytest.mark.parametrize(
-    ("name", "ok"), [("v1", True), ("cpsp-ave_2.0", True), ("..", False), ("a/b", False),
-                     (".hidden", False), ("", False), ("a..b", False)]
+    ("name", "ok"),
+    [
+        ("v1", True),
+        ("cpsp-ave_2.0", True),
+        ("..", False),
+        ("a/b", False),
+        (".hidden", False),
+        ("", False),
+        ("a..b", False),
+    ],
 )
 def test_safe_names(name, ok):
     assert is_safe_name(name) is ok
