@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import wave
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -188,7 +189,7 @@ def test_persistent_rate_limit_stops_without_burning_clips(
     report = fetch_clips(settings, opts(server, policy=policy), csv_path=csv)
     assert report.stopped_reason is not None and "rate limited" in report.stopped_reason
     pauses = report.host_pauses_s  # exponential back-off: each pause longer than the last
-    assert len(pauses) >= 2 and all(b > a for a, b in zip(pauses, pauses[1:], strict=False))
+    assert len(pauses) >= 2 and all(b > a for a, b in pairwise(pauses))
     for c in list_clips(settings):
         assert (c.status, c.error_class, c.attempts) == ("failed_retryable", "rate_limited", 0)
     assert report.next_retry_at is not None
