@@ -48,8 +48,9 @@ def evaluate(
     pos = np.arange(len(dataset)) if positions is None else np.asarray(positions, dtype=np.int64)
     parts: dict[str, list[NDArray]] = {k: [] for k in ("pos", "truth", "pred", "ev", "cat")}
     for batch in iter_batches(dataset, batch_indices(pos, batch_size, shuffle=False)):
+        visual = batch.visual.to(torch.bfloat16 if bf16 else dtype)
         with autocast_context(bf16):
-            out = model(audio=batch.audio.to(dtype), video=batch.visual.to(dtype))
+            out = model(audio=batch.audio.to(dtype), video=visual)
         pred = predict(_float_output(out), model.config)
         parts["pos"].append(batch.index.numpy())
         parts["truth"].append(batch.segment_labels.numpy())

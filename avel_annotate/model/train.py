@@ -318,6 +318,8 @@ def train_step(
 ) -> dict[str, float]:
     """One forward + backward + clip + Adam step; returns the loss values."""
     optimizer.zero_grad(set_to_none=True)
+    if tc.bf16:  # cast the big visual tensor once, before autocast copies it per use
+        visual = visual.to(torch.bfloat16)
     with autocast_context(tc.bf16):
         out = model(audio=audio, video=visual)
     if tc.bf16:  # losses in float32

@@ -138,3 +138,15 @@ def test_synthetic_training_beats_chance(tmp_path) -> None:
     logger.info("synthetic test accuracy %.3f (constant guess %.3f)", report.accuracy, majority)
     assert report.accuracy > majority + 0.3
     assert report.accuracy > 0.8
+
+
+def test_reproduce_ave_writes_table(tmp_path) -> None:
+    from avel_annotate.model.reproduce import reproduce_ave
+
+    spec = SyntheticSpec(n_train=12, n_val=4, n_test=4, n_categories=3, seed=2)
+    root = write_synthetic_ave(tmp_path / "ave", spec)
+    cfg = TrainConfig(batch_size=6, psp_epochs=1, psa_s_epochs=1, psa_v_epochs=1, bf16=True)
+    table = reproduce_ave(root, tmp_path / "out", ("fully", "weakly"), cfg)
+    assert (tmp_path / "out" / "ave_table.json").is_file()
+    assert table["fully"]["cpsp"]["stage"] == "psa_v" and table["weakly"]["psp"]["stage"] == "psp"
+    assert 0.0 <= table["weakly"]["cpsp"]["test_accuracy"] <= 1.0
