@@ -6,15 +6,17 @@ count: not cancelled (skipped) and not deleted.
 
 1. An adjudication that accepted a usable annotation decides: that annotation's labels,
    provenance ``adjudication`` (the latest decision wins).
-2. After a ``third_pass`` decision, a third annotation (round >= 3) that equals the first pass or
-   the re-check exactly (ten labels and category) decides: provenance ``adjudication`` with the two
-   agreeing annotation ids. A third opinion that matches neither leaves the clip open.
+2. After a ``third_pass`` decision, a later annotation (after the re-check) that equals the
+   first pass or the re-check exactly (ten labels and category) decides: provenance
+   ``adjudication`` with the two agreeing annotation ids. A third opinion that matches neither
+   leaves the clip open.
 3. Not drawn: the first-pass annotation (round 1) alone, provenance ``first_pass``.
-4. Drawn: the first pass and the re-check, which must come from a different annotator (a re-check
-   by the same person does not count, the clip waits for another). They agree only when all ten
-   labels and the category are equal: provenance ``agreement``. Otherwise the disagreement is
-   open until adjudicated, and the clip has no curated labels. A drawn clip whose re-check has not
-   arrived has none either: it was drawn to be checked, so the first pass alone is not trusted.
+4. Drawn: the first pass and the re-check, the first later annotation by a different annotator
+   (a second annotation by the first-pass annotator does not count; the clip waits for
+   another). They agree only when all ten labels and the category are equal: provenance
+   ``agreement``. Otherwise the disagreement is open until adjudicated, and the clip has no
+   curated labels. A drawn clip whose re-check has not arrived has none either: it was drawn
+   to be checked, so the first pass alone is not trusted.
 
 Anything else (no usable annotation) gives ``None``.
 """
@@ -69,7 +71,7 @@ def recheck_pair(
         return None, None
     first = usable[0]
     for other in usable[1:]:
-        if other.round < 3 and other.annotator != first.annotator:
+        if other.annotator != first.annotator:
             return first, other
     return first, None
 
@@ -87,8 +89,10 @@ def curate(
             chosen = by_id[latest.accepted_annotation_id]
             return Curated(chosen.segments, chosen.category_id, "adjudication", (chosen.id,))
         if latest.decision == "third_pass" and first is not None and recheck is not None:
+            after = (recheck.round, recheck.id)
             thirds = sorted(
-                (a for a in by_id.values() if a.round >= 3), key=lambda a: (a.round, a.id)
+                (a for a in by_id.values() if (a.round, a.id) > after and a.id != first.id),
+                key=lambda a: (a.round, a.id),
             )
             for third in thirds:
                 for earlier in (first, recheck):

@@ -137,7 +137,6 @@ def push(
                     raise NotFoundError(
                         f"model version {model!r} does not exist", "see avel models"
                     )
-                client.update_project(pid, model_version=model)
             stored = q.tasks_of(session, project_pk)
             already = len(stored)
             # reconcile: tasks on the server that the store does not know yet
@@ -184,6 +183,9 @@ def push(
                 )
             created += len(ids)
             with_preds += sum(1 for c in batch if c.pk in preds)
+        if model is not None and with_preds:
+            # only now: the server accepts a model version once predictions of it exist
+            client.update_project(pid, model_version=model)
         return PushReport(
             url=client.url,
             project=project,

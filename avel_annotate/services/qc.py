@@ -158,10 +158,7 @@ def qc_report(settings: Settings) -> QcReport:
                     same = [
                         v
                         for v in views
-                        if v.usable
-                        and v.id != first.id
-                        and v.round == 2
-                        and v.annotator == first.annotator
+                        if v.usable and v.id != first.id and v.annotator == first.annotator
                     ]
                     flagged += [
                         f"{anns[v.id].clip_id}: annotation {anns[v.id].ls_annotation_id} "

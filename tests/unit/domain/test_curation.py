@@ -37,6 +37,12 @@ def ann(id_, round_, who, segs=A, cat=1, cancelled=False, deleted=False):
         ([ann(1, 1, "ann"), ann(2, 2, "bob", cat=2)], True, [], None),
         # re-check by the same annotator does not count
         ([ann(1, 1, "ann"), ann(2, 2, "ann")], True, [], None),
+        (
+            [ann(1, 1, "ann"), ann(2, 2, "ann", B), ann(3, 3, "bob")],
+            True,
+            [],
+            (A, 1, "agreement", (1, 3)),
+        ),
         # accepted annotation decides
         (
             [ann(1, 1, "ann"), ann(2, 2, "bob", B)],
