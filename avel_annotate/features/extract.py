@@ -220,8 +220,8 @@ class Extractor:
     def audio_embeddings(self, wav: np.ndarray) -> torch.Tensor:
         """float32 ``[n_samples]`` 16 kHz -> float32 ``[10, 128]`` (PCA-quantised if asked)."""
         with torch.inference_mode():
-            examples = self.front_end(torch.from_numpy(np.asarray(wav, dtype=np.float32)))
-            emb = self.vggish_net(examples.to(self.device))
+            samples = torch.from_numpy(np.asarray(wav, dtype=np.float32)).to(self.device)
+            emb = self.vggish_net(self.front_end(samples))
             if self.pca is not None:
                 emb = self.pca(emb)
         return emb.float()

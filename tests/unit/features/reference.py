@@ -7,6 +7,8 @@ product's module tree or key mapping were wrong, these would disagree with it.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -128,9 +130,11 @@ VGGISH_POOL_AFTER = (0, 3, 8, 13)
 VGGISH_FCS = ((0, 12288, 4096), (2, 4096, 4096), (4, 4096, 128))
 
 
+@functools.lru_cache(maxsize=4)
 def vggish_checkpoint(layout: str = "torchvggish", seed: int = 0) -> dict[str, torch.Tensor]:
     """torchvggish (``features.*``/``embeddings.*``) or torchaudio (``features_network.*``/
-    ``embedding_network.*``) key layout, random values."""
+    ``embedding_network.*``) key layout, random values. Cached (66 M values): copy before
+    mutating."""
     g = torch.Generator().manual_seed(seed)
     conv_p, fc_p = (
         ("features", "embeddings")

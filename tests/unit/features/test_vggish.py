@@ -85,7 +85,7 @@ def test_vggish_loader_refuses_other_files(tmp_path: Path) -> None:
     torch.save(R.vgg19_checkpoint(), path)
     with pytest.raises(FeatureError, match="not a VGGish checkpoint"):
         W.load_vggish(VGGish(), path)
-    state = R.vggish_checkpoint()
+    state = dict(R.vggish_checkpoint())
     del state["embeddings.4.bias"]
     torch.save(state, path)
     with pytest.raises(FeatureError, match="missing"):
