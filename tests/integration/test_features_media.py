@@ -87,6 +87,18 @@ def test_decoded_frames_are_the_reference_picks(
     assert _frame_numbers(frames) == reference
 
 
+def test_container_without_a_frame_count_is_counted_by_decoding(
+    tmp_path: Path, clips: dict[int, tuple[Path, Path]]
+) -> None:
+    mkv = tmp_path / "clip30.mkv"  # Matroska stores no frame count: decode counts, then picks
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", str(clips[30][0]), "-c", "copy",
+         str(mkv)],
+        check=True,
+    )  # fmt: skip
+    assert _frame_numbers(decode_frames(mkv)) == reference_frame_indices(300)
+
+
 def test_reference_indices_for_other_counts() -> None:
     for n in (1, 9, 10, 159, 160, 239, 250, 299, 300, 301, 600, 2997):
         fi = math.floor(n / 10)
