@@ -93,7 +93,8 @@ class LsClient:
                 f"Label Studio at {self.url} refused the token ({what}: HTTP {status})", TOKEN_HINT
             )
         body = e.body if isinstance(e.body, str) else json.dumps(e.body, default=str)
-        body = " ".join(str(body).split())[:300]
+        body = " ".join(str(body).split())
+        body = "(an HTML page)" if body.startswith("<") else body[:300]
         hint = "check that it exists on the server" if status == 404 else None
         return LabelStudioError(f"Label Studio at {self.url}: {what}: HTTP {status} {body}", hint)
 
@@ -264,25 +265,6 @@ class LsClient:
             **extra,
         )
         return int(created.id)  # type: ignore[arg-type]
-
-    def create_annotations_bulk(
-        self,
-        project_id: int,
-        task_ids: Sequence[int],
-        result: list[dict[str, Any]],
-        *,
-        completed_by: int,
-    ) -> int:
-        """The same annotation on many tasks in one call (benchmark and test set-up)."""
-        created = self._call(
-            f"annotate {len(task_ids)} tasks of project {project_id}",
-            self._sdk.annotations.create_bulk,
-            project=project_id,
-            tasks=list(task_ids),
-            result=result,
-            completed_by=completed_by,
-        )
-        return len(created)
 
     def update_annotation(self, annotation_id: int, **fields: Any) -> None:
         self._call(

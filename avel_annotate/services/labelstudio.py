@@ -15,7 +15,7 @@ from avel_annotate.config import Settings, write_config_values
 from avel_annotate.domain.labelconfig import build_label_config
 from avel_annotate.errors import ConfigError, LabelStudioError
 from avel_annotate.labelstudio.client import LsClient
-from avel_annotate.labelstudio.server import ServerHandle, start_server
+from avel_annotate.labelstudio.server import ServerHandle, find_label_studio, start_server
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ def start_local_server(
     settings: Settings, *, port: int = 8080, ls_data_dir: Path | None = None
 ) -> tuple[ServerHandle, ServeReport]:
     """Start (or restart) the toolkit's Label Studio and save its URL and token to the config."""
+    find_label_studio()  # fail first, with the install hint, before writing anything
     ls_dir = (ls_data_dir or settings.data_dir / "labelstudio").resolve()
     creds = ls_dir / CREDENTIALS_FILE
     first = not (ls_dir / SQLITE_FILE).exists()

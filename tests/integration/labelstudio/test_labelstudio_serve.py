@@ -1,0 +1,74 @@
+"""`avel labelstudio serve` plumbing: token to the config file only, invite link, errors."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from avel_annotate.cli.main import run
+from avel_annotate.config import load_settings
+from avel_annotate.errors import LabelStudioError
+from avel_annotate.labelstudio import server
+from avel_annotate.labelstudio.server import copy_data_dir, free_port, port_is_free
+from avel_annotate.services.labelstudio import start_local_server
+
+from .conftest import TOKEN
+
+pytestmark = pytest.mark.labelstudio
+
+
+def test_serve_writes_token_0600_and_reports_invite(
+    ls_template: Path, data_dir: Path, caplog: pytest.LogCaptureFixture
+):
+    copy_data_dir(ls_template, data_dir / "labelstudio")
+    (data_dir / "labelstudio" / "admin-credentials.txt").write_text("password=x\n")
+    settings = load_settings(data_dir=data_dir, overrides={"ls_api_key": TOKEN}, environ={})
+    busy = free_port(18580)
+    with socket.socket() as blocker:  # the preferred port is busy: the next free one is used
+        blocker.bind(("127.0.0.1", busy))
+        blocker.listen()
+        handle, report = start_local_server(settings, port=busy)
+    try:
+        assert report.url != f"http://127.0.0.1:{busy}" and handle.port > busy
+        assert report.invite_url and report.invite_url.startswith(report.url + "/user/signup/")
+        config = data_dir / "config.toml"
+        assert stat.S_IMODE(config.stat().st_mode) == 0o600
+        again = load_settings(data_dir=data_dir, environ={})
+        assert again.ls_api_key == TOKEN and again.ls_url == report.url
+        assert TOKEN not in repr(report) and TOKEN not in caplog.text
+        assert TOKEN not in repr(again)
+    finally:
+        handle.stop()
+    assert port_is_free(handle.port)
+
+
+def test_missing_label_studio_is_one_line_with_the_install_hint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(LabelStudioError) as info:
+        server.find_label_studio()
+    assert info.value.one_line() == (
+        "label-studio is not installed (pip install 'avel-annotate[server]')"
+    )
+    code = run(["--data-dir", str(tmp_path / "d"), "labelstudio", "serve"])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "error: label-studio is not installed (pip install 'avel-annotate[server]')"
+
+
+def test_cli_push_with_server_down_names_the_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    port = free_port(18690)
+    monkeypatch.setenv("AVEL_LS_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AVEL_LS_API_KEY", "0" * 40)
+    code = run(["--data-dir", str(tmp_path / "d"), "annotate", "push"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert f"http://127.0.0.1:{port} is not reachable" in err and "0" * 40 not in err
