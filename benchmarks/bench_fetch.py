@@ -31,7 +31,7 @@ from avel_annotate.media import normalise as nm
 from avel_annotate.media import probe as pr
 from avel_annotate.services.fetch import FetchOptions, fetch_clips
 from tests.helpers.media import make_source
-from tests.helpers.range_server import RangeServer
+from avel_annotate.media.http_server import RangeServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fetch.json"
 

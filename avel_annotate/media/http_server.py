@@ -1,7 +1,7 @@
-"""A local HTTP file server that honours single Range requests, for tests of real yt-dlp/ffmpeg.
+"""A local HTTP file server that honours single Range requests (tests, benchmarks, `avel demo`).
 
 Python's ``http.server`` ignores ``Range``; yt-dlp's section download (ffmpeg reading over HTTP)
-seeks with ranges, so tests need a server that answers ``206 Partial Content``. Per-path
+seeks with ranges, so the server must answer ``206 Partial Content``. It binds 127.0.0.1 only. Per-path
 behaviours (``RangeServer.behave(path, ...)``) simulate the failures a fetcher must survive:
 
 - ``status=404|429|...``: answer that status (optionally only the first ``times`` requests);
@@ -231,7 +231,7 @@ class RangeServer:
 
 
 def main() -> None:
-    """``python -m tests.helpers.range_server ROOT [--port N]``: serve a folder (benchmarks)."""
+    """``python -m avel_annotate.media.http_server ROOT``: serve a folder (benchmarks)."""
     import argparse
 
     parser = argparse.ArgumentParser()

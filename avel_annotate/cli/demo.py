@@ -1,0 +1,47 @@
+"""`avel demo`."""
+
+from __future__ import annotations
+
+import typer
+
+from avel_annotate.cli.render import emit_json, kv, line
+from avel_annotate.config import Settings
+from avel_annotate.services.demo import run_demo
+
+
+def demo(
+    ctx: typer.Context,
+    clips: int = typer.Option(12, "--clips", min=6, max=200, help="How many demo clips."),
+    epochs: int = typer.Option(20, "--epochs", min=1, help="Stage-1 training epochs."),
+    no_labelstudio: bool = typer.Option(
+        False, "--no-labelstudio", help="Skip starting Label Studio and pushing tasks."
+    ),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """The whole loop offline on generated clips: fetch, features, train, predict, push, report."""
+    settings: Settings = ctx.obj
+    quiet = settings.json or json_out
+    report = run_demo(
+        settings,
+        n_clips=clips,
+        epochs=epochs,
+        labelstudio=not no_labelstudio,
+        say=(lambda _msg: None) if quiet else line,
+    )
+    if quiet:
+        emit_json(report)
+        return
+    kv(
+        "demo finished",
+        {
+            "data dir": report.data_dir,
+            "clips fetched": f"{report.fetched} of {report.clips}",
+            "features": report.feature_kind,
+            "model": report.model,
+            "val segment accuracy": report.val_accuracy,
+            "clips pre-labelled": report.predicted,
+            "Label Studio": report.labelstudio,
+            "report": report.report_path,
+            "seconds": report.seconds,
+        },
+    )
