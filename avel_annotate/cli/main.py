@@ -11,8 +11,17 @@ import click
 import typer
 
 from avel_annotate import __version__
+from avel_annotate.cli import annotate as annotate_cmd
 from avel_annotate.cli import clips as clips_cmd
 from avel_annotate.cli import db as db_cmd
+from avel_annotate.cli import demo as demo_cmd
+from avel_annotate.cli import export as export_cmd
+from avel_annotate.cli import features as features_cmd
+from avel_annotate.cli import fetch as fetch_cmd
+from avel_annotate.cli import labelstudio as labelstudio_cmd
+from avel_annotate.cli import model as model_cmd
+from avel_annotate.cli import predict as predict_cmd
+from avel_annotate.cli import report as report_cmd
 from avel_annotate.cli.render import err
 from avel_annotate.config import load_settings
 from avel_annotate.errors import AvelError, ClipListError
@@ -25,9 +34,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+# in the order of the loop: clip lists -> media -> features -> annotation -> models -> outputs
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(clips_cmd.app, name="clips")
 app.add_typer(clips_cmd.split_app, name="split")
+app.add_typer(fetch_cmd.app, name="fetch")
+app.add_typer(features_cmd.app, name="features")
+app.add_typer(labelstudio_cmd.app, name="labelstudio")
+app.add_typer(annotate_cmd.app, name="annotate")
+app.command("train")(model_cmd.train)
+app.command("evaluate")(model_cmd.evaluate)
+app.command("predict")(predict_cmd.predict)
+app.add_typer(model_cmd.app, name="model")
+app.add_typer(model_cmd.models_app, name="models")
+app.command("export")(export_cmd.export)
+app.command("report")(report_cmd.report)
+app.command("demo")(demo_cmd.demo)
 
 
 def _version(value: bool) -> None:
@@ -75,41 +97,6 @@ def main(
         json=json_out,
         overrides=overrides,
     )
-
-
-def _register_optional() -> None:
-    """Sub-commands of later parts of the loop, added when their modules exist."""
-    import importlib
-
-    for module_name, attr, name in _OPTIONAL:
-        try:
-            module = importlib.import_module(f"avel_annotate.cli.{module_name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"avel_annotate.cli.{module_name}":
-                raise
-            continue
-        target = getattr(module, attr)
-        if isinstance(target, typer.Typer):
-            app.add_typer(target, name=name)
-        else:
-            app.command(name=name)(target)
-
-
-_OPTIONAL: list[tuple[str, str, str]] = [
-    ("fetch", "app", "fetch"),
-    ("features", "app", "features"),
-    ("labelstudio", "app", "labelstudio"),
-    ("annotate", "app", "annotate"),
-    ("model", "train", "train"),
-    ("model", "evaluate", "evaluate"),
-    ("model", "app", "model"),
-    ("model", "models_app", "models"),
-    ("predict", "predict", "predict"),
-    ("export", "export", "export"),
-    ("report", "report", "report"),
-    ("demo", "demo", "demo"),
-]
-_register_optional()
 
 
 def run(argv: list[str] | None = None) -> int:
