@@ -29,9 +29,9 @@ from avel_annotate.config import load_settings
 from avel_annotate.media import download as dl
 from avel_annotate.media import normalise as nm
 from avel_annotate.media import probe as pr
+from avel_annotate.media.http_server import RangeServer
 from avel_annotate.services.fetch import FetchOptions, fetch_clips
 from tests.helpers.media import make_source
-from avel_annotate.media.http_server import RangeServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fetch.json"
 

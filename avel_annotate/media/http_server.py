@@ -1,8 +1,9 @@
 """A local HTTP file server that honours single Range requests (tests, benchmarks, `avel demo`).
 
 Python's ``http.server`` ignores ``Range``; yt-dlp's section download (ffmpeg reading over HTTP)
-seeks with ranges, so the server must answer ``206 Partial Content``. It binds 127.0.0.1 only. Per-path
-behaviours (``RangeServer.behave(path, ...)``) simulate the failures a fetcher must survive:
+seeks with ranges, so the server must answer ``206 Partial Content``. It binds 127.0.0.1 only.
+Per-path behaviours (``RangeServer.behave(path, ...)``) simulate the failures a fetcher must
+survive:
 
 - ``status=404|429|...``: answer that status (optionally only the first ``times`` requests);
 - ``rate_bps``: throttle the body to that many bytes per second (a slow server);

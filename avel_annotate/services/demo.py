@@ -95,25 +95,24 @@ def run_demo(
     say: Callable[[str], None] = log.info,
 ) -> DemoReport:
     started = time.perf_counter()
-    tell = say
 
-    def say(message: str) -> None:
-        tell(f"[{time.perf_counter() - started:5.0f} s] {message}")
+    def step(message: str) -> None:
+        say(f"[{time.perf_counter() - started:5.0f} s] {message}")
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clips = demo_clips(n_clips)
     sources = settings.data_dir / "demo-sources"
-    say(f"1/7 generating {len(clips)} source videos with ffmpeg in {sources}")
+    step(f"1/7 generating {len(clips)} source videos with ffmpeg in {sources}")
     _write_sources(sources, clips)
     clip_list = settings.data_dir / "demo-clips.csv"
     _write_list(clip_list, clips)
 
-    say("2/7 fetching them through yt-dlp + ffmpeg from a local HTTP server")
+    step("2/7 fetching them through yt-dlp + ffmpeg from a local HTTP server")
     with RangeServer(sources) as server:
         opts = FetchOptions(workers=2, url_template=server.base_url + "/{ytid}.mp4")
         fetched = fetch_clips(settings, opts, csv_path=clip_list)
 
-    say("3/7 extracting features (RANDOM weights: a demonstration, not real features)")
+    step("3/7 extracting features (RANDOM weights: a demonstration, not real features)")
     feats = features.extract_features(
         settings,
         # ResNet-18 in bfloat16 at 8 frames a second keeps the demo to minutes on a laptop CPU;
@@ -123,7 +122,7 @@ def run_demo(
         ),
     )
 
-    say("4/7 training CPSP on the synthetic labels")
+    step("4/7 training CPSP on the synthetic labels")
     existing = {v.name for v in models.list_versions(settings)}
     name = next(f"demo-{i}" for i in range(1, 10_000) if f"demo-{i}" not in existing)
     trained = models.train_model(
@@ -137,7 +136,7 @@ def run_demo(
         features=feats.extractor,
     )
 
-    say("5/7 pre-labelling every clip with the new model")
+    step("5/7 pre-labelling every clip with the new model")
     predicted = predict.predict(
         settings, name, features=feats.extractor, allow_random_features=True
     )
@@ -148,12 +147,12 @@ def run_demo(
     pushed: int | None = None
     ls_note = "skipped (--no-labelstudio)"
     if labelstudio:
-        say("6/7 pushing tasks with predictions to a local Label Studio")
+        step("6/7 pushing tasks with predictions to a local Label Studio")
         pushed, ls_note = _push_to_labelstudio(settings, name)
     else:
-        say("6/7 Label Studio skipped")
+        step("6/7 Label Studio skipped")
 
-    say("7/7 writing the report")
+    step("7/7 writing the report")
     summary = report.write_report(settings)
     return DemoReport(
         data_dir=str(settings.data_dir),

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from avel_annotate import __version__
 from avel_annotate.config import Settings
 from avel_annotate.domain.ids import is_safe_name
 from avel_annotate.errors import ConfigError, InvalidIdError, ModelError, NotFoundError
 from avel_annotate.model.checkpoint import load_checkpoint, save_checkpoint
-from avel_annotate.model.config import DEFAULT_TAU, ModelConfig
+from avel_annotate.model.config import DEFAULT_TAU, Head, ModelConfig, Setting
 from avel_annotate.model.data import AveH5Dataset, ClipDataset
 from avel_annotate.model.evaluate import evaluate
 from avel_annotate.model.network import CPSPNet
@@ -343,9 +343,9 @@ def train_model(
 
     model_config = ModelConfig(
         n_categories=len(categories),
-        head=head,
-        setting=setting,
-        tau=DEFAULT_TAU[setting],  # type: ignore[arg-type]
+        head=cast(Head, head),
+        setting=cast(Setting, setting),
+        tau=DEFAULT_TAU[setting],
     )
     tc_args: dict[str, Any] = {
         "seed": seed,

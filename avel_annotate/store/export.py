@@ -21,7 +21,10 @@ def list_label_rows(session: Session, split: str | None = None) -> list[CuratedR
     )
     if split:
         stmt = stmt.where(Clip.split == split)
-    return [CuratedRow(r[0], r[1], r[2], r[3], r[4], "list", []) for r in session.execute(stmt)]
+    return [
+        CuratedRow(pk, clip_id, split, segments or "", category, "list", [])
+        for pk, clip_id, split, segments, category in session.execute(stmt)
+    ]
 
 
 def feature_paths(session: Session, clip_pks: Iterable[int], extractor: str) -> dict[int, str]:

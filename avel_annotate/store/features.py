@@ -37,7 +37,7 @@ def clips_needing_features(
     stmt = stmt.order_by(Clip.id)
     if limit:
         stmt = stmt.limit(limit)
-    return [ClipMedia(*row) for row in session.execute(stmt)]
+    return [ClipMedia(pk, cid, str(mp4), str(wav)) for pk, cid, mp4, wav in session.execute(stmt)]
 
 
 def record_feature_file(

@@ -76,6 +76,7 @@ def labelled_features(
     ``labels="curated"`` reads CuratedLabel rows (the outcome of annotation and QC);
     ``labels="list"`` reads the labels that came with the clip list (AVE, AVEL100k).
     """
+    stmt: Any  # two shapes of select; rows are read positionally below
     if labels == "curated":
         stmt = (
             select(

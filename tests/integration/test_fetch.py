@@ -16,11 +16,11 @@ import pytest
 
 from avel_annotate.config import Settings
 from avel_annotate.domain.fetch_errors import RetryPolicy
+from avel_annotate.media.http_server import RangeServer
 from avel_annotate.media.probe import probe_media, sha256_file
 from avel_annotate.services.clips import list_clips
 from avel_annotate.services.fetch import FetchOptions, fetch_clips, fetch_status
 from tests.helpers.media import make_source
-from avel_annotate.media.http_server import RangeServer
 
 GOOD = ["goodclip001", "-dashstart1", "slowclip001", "ratelimit01", "truncated01", "goodclip002"]
 GOOD += ["goodclip003", "goodclip004", "ratelimit02"]

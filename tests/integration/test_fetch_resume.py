@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from avel_annotate.config import Settings, load_settings
+from avel_annotate.media.http_server import RangeServer
 from avel_annotate.services.clips import import_clip_list, list_clips
 from avel_annotate.services.fetch import fetch_status
 from tests.helpers.media import make_source
-from avel_annotate.media.http_server import RangeServer
 
 IDS = [f"resume{i:05d}" for i in range(5)] + ["-resume0005"]
 RATE_BPS = 700_000  # about 1.5 s per clip section
