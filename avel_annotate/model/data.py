@@ -223,8 +223,10 @@ class AveH5Dataset(Dataset[ClipExample]):
         order = np.argsort(rows, kind="stable")
         pos, rows = pos[order], rows[order]
         unique_rows, inverse = np.unique(rows, return_inverse=True)
-        audio = np.asarray(self._file("audio")[unique_rows], dtype=np.float32)[inverse]
-        visual = np.asarray(self._file("visual")[unique_rows], dtype=np.float32)[inverse]
+        audio = np.asarray(self._file("audio")[unique_rows], dtype=np.float32)
+        visual = np.asarray(self._file("visual")[unique_rows], dtype=np.float32)
+        if len(unique_rows) != len(rows):  # repeated rows (copy only then: visual is big)
+            audio, visual = audio[inverse], visual[inverse]
         return ClipBatch(
             torch.from_numpy(audio),
             torch.from_numpy(visual),
