@@ -1,8 +1,9 @@
 """Push 10,000 tasks to a local Label Studio and pull 10,000 annotations back.
 
 Starts its own server on a fresh data dir (migrations are not timed), inserts N fetched clips
-into a fresh SQLite store, times ``annotate.push``; then creates one annotation per task through
-the API (set-up, not timed) and times ``annotate.pull``. Target: each under 60 s.
+into a fresh SQLite store, times ``annotate.push``; then imports a second project of N tasks
+with one annotation each (set-up, not timed) and times ``annotate.pull`` of it.
+Target: each under 60 s.
 
     .venv/bin/python benchmarks/bench_labelstudio.py [--n 10000] [--out FILE.json]
 """
@@ -16,9 +17,9 @@ import platform
 import secrets
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from label_studio_sdk import LabelStudio
 from sqlalchemy import insert
 
 from avel_annotate.config import load_settings
@@ -27,6 +28,7 @@ from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import start_server
 from avel_annotate.services import annotate
 from avel_annotate.services.store import open_store
+from avel_annotate.store import annotations as q
 from avel_annotate.store.clips import ensure_categories
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Clip
@@ -84,26 +86,45 @@ def main() -> None:
             print(f"push of {args.n} tasks: {push_s:.1f} s", flush=True)
             assert pushed.created == args.n, pushed
 
+            # set-up for the pull (not timed): a second project whose 10,000 tasks are imported
+            # with one annotation each (the bulk-annotation endpoint is Enterprise-only), and
+            # recorded in the store as a push would record them
             client = LsClient(server.url, token)
             me, _ = client.whoami()
-            task_ids = sorted(t for t, _ in client.task_clip_ids(pushed.ls_project_id))
             t0 = time.perf_counter()
             result = labels_to_result("0011110000", "dog")
-            # the bulk endpoint is Enterprise-only: one POST per task, 8 at a time (not timed)
-            with ThreadPoolExecutor(8) as pool:
-                list(
-                    pool.map(
-                        lambda t: client.create_annotation(t, result, completed_by=me), task_ids
-                    )
+            sdk = LabelStudio(base_url=server.url, api_key=token, timeout=600)
+            config = sdk.projects.get(pushed.ls_project_id).label_config
+            pid = sdk.projects.create(title="bench-pull", label_config=config).id
+            data = [
+                {
+                    "data": {
+                        "video": "/data/local-files/?d=clips/bench.mp4",
+                        "clip_id": r["clip_id"],
+                    },
+                    "annotations": [{"result": result, "completed_by": me, "lead_time": 2.0}],
+                }
+                for r in rows
+            ]
+            ids = sdk.projects.import_tasks(pid, request=data, return_task_ids=True).task_ids
+            engine = open_store(settings)
+            with session_scope(engine) as s:
+                project = q.add_project(s, server.url, pid, "bench-pull", "-")
+                pks = q.clip_pks(s, [r["clip_id"] for r in rows])
+                q.insert_tasks(
+                    s,
+                    project.id,
+                    [(pks[r["clip_id"]], t, None) for r, t in zip(rows, ids, strict=True)],
                 )
+            engine.dispose()
             setup_s = time.perf_counter() - t0
 
             t0 = time.perf_counter()
-            pulled = annotate.pull(settings)
+            pulled = annotate.pull(settings, project="bench-pull")
             pull_s = time.perf_counter() - t0
             assert pulled.new == args.n, pulled
             t0 = time.perf_counter()
-            again = annotate.pull(settings)
+            again = annotate.pull(settings, project="bench-pull")
             repull_s = time.perf_counter() - t0
             assert again.new == 0 and again.updated == 0
         finally:
