@@ -66,7 +66,7 @@ def confusion_matrix(title: str, names: Sequence[str], matrix: Sequence[Sequence
     cell = max(8, min(28, 560 // max(n, 1)))
     left, top = 160, 20
     peak = max((max(row) for row in matrix), default=0) or 1
-    parts = [f"<svg width='{left + n * cell + 20}' height='{top + n * cell + 40}'>"]
+    parts = [f"<svg width='{left + max(n * cell, 300) + 20}' height='{top + n * cell + 40}'>"]
     for i, row in enumerate(matrix):
         label = names[i] if i < len(names) else str(i)
         parts.append(
@@ -90,7 +90,7 @@ def confusion_matrix(title: str, names: Sequence[str], matrix: Sequence[Sequence
 
 
 def timelines(title: str, clips: Sequence[Mapping[str, object]]) -> str:
-    """Rows of ten cells per clip: curated labels above the model's event probabilities."""
+    """Rows of ten cells per clip: the labels above the model's event probabilities."""
     if not clips:
         return f"<h2>{escape(title)}</h2><p class='note'>No clips with both labels yet.</p>"
     cell, left = 26, 240
@@ -104,13 +104,14 @@ def timelines(title: str, clips: Sequence[Mapping[str, object]]) -> str:
             f"{escape(str(clip.get('category') or ''))[:30]}</text>"
         )
         curated = str(clip["curated"])
+        source = escape(str(clip.get("source", "labels")))
         probs = list(clip["probs"])  # type: ignore[call-overload]
         for t in range(10):
             on = curated[t] == "1"
             parts.append(
                 f"<rect x='{left + t * cell}' y='{y}' width='{cell - 2}' height='16' "
                 f"fill='{'#59a14f' if on else '#eee'}'><title>second {t}: "
-                f"{'event' if on else 'background'} (curated)</title></rect>"
+                f"{'event' if on else 'background'} ({source})</title></rect>"
             )
             p = float(probs[t])
             shade = int(255 - 200 * p)
@@ -120,7 +121,7 @@ def timelines(title: str, clips: Sequence[Mapping[str, object]]) -> str:
                 f"P(event) = {p:.2f}</title></rect>"
             )
         parts.append(
-            f"<text x='{left + 10 * cell + 8}' y='{y + 12}'>curated</text>"
+            f"<text x='{left + 10 * cell + 8}' y='{y + 12}'>{source}</text>"
             f"<text x='{left + 10 * cell + 8}' y='{y + 32}'>model "
             f"{escape(str(clip['model']))}</text>"
         )

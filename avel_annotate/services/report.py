@@ -108,7 +108,9 @@ def write_report(settings: Settings, out: Path | None = None) -> ReportSummary:
             names,
             picked[1]["confusion"] if picked else [],
         ),
-        html.timelines("Curated labels against the model's event probabilities", timeline),
+        html.timelines(
+            "Labels (curated, else the list's) against the model's event probabilities", timeline
+        ),
     ]
     subtitle = (
         f"{clip_total} clips; store {safe_url(settings.db_url)}; generated "

@@ -56,6 +56,12 @@ def timeline_rows(
         .limit(limit)
     )
     return [
-        {"clip_id": cid, "category": cat, "curated": curated or listed, "probs": json.loads(probs)}
+        {
+            "clip_id": cid,
+            "category": cat,
+            "curated": curated or listed,
+            "source": "curated" if curated else "list labels",
+            "probs": json.loads(probs),
+        }
         for cid, cat, curated, listed, probs in session.execute(stmt)
     ]
