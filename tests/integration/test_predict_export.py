@@ -219,7 +219,7 @@ def test_report_is_one_self_contained_page(labelled_store: Settings, tmp_path: P
         "Clips per category and split",
         "Fetch outcomes",
         "Confusion matrix: m1 on test",
-        "against the model's event probabilities",
+        "event probabilities",
         "Segment accuracy per model version",
     ):
         assert title in page
