@@ -26,6 +26,7 @@ def train(
     batch_size: int = typer.Option(128, "--batch-size", min=1),
     seed: int = typer.Option(0, "--seed"),
     bf16: bool = typer.Option(False, "--bf16", help="bfloat16 autocast (fast on AMX CPUs)."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N."),
     name: str | None = typer.Option(None, "--name", help="Version name (default cpsp-<time>)."),
     from_ave_h5: Path | None = typer.Option(
         None, "--from-ave-h5", help="Train on the authors' AVE feature release in this folder."
@@ -67,6 +68,7 @@ def train(
         allow_random_features=allow_random,
         make_default=not no_default,
         on_epoch=on_epoch,
+        device=device,
     )
     if settings.json or json_out:
         emit_json(report)

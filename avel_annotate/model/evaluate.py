@@ -25,10 +25,12 @@ class EvalResult:
     category_prob: NDArray[np.float32]  # [N, C]
 
 
-def autocast_context(bf16: bool) -> contextlib.AbstractContextManager[object]:
+def autocast_context(
+    bf16: bool, device_type: str = "cpu"
+) -> contextlib.AbstractContextManager[object]:
     """bfloat16 autocast on CPU (AMX) when asked, else a no-op."""
     if bf16:
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(device_type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -45,18 +47,19 @@ def evaluate(
     was_training = model.training
     model.eval()
     dtype = next(model.parameters()).dtype
+    device = next(model.parameters()).device
     pos = np.arange(len(dataset)) if positions is None else np.asarray(positions, dtype=np.int64)
     parts: dict[str, list[NDArray]] = {k: [] for k in ("pos", "truth", "pred", "ev", "cat")}
     for batch in iter_batches(dataset, batch_indices(pos, batch_size, shuffle=False)):
-        visual = batch.visual.to(torch.bfloat16 if bf16 else dtype)
-        with autocast_context(bf16):
-            out = model(audio=batch.audio.to(dtype), video=visual)
+        visual = batch.visual.to(device, torch.bfloat16 if bf16 else dtype)
+        with autocast_context(bf16, device.type):
+            out = model(audio=batch.audio.to(device, dtype), video=visual)
         pred = predict(_float_output(out), model.config)
         parts["pos"].append(batch.index.numpy())
         parts["truth"].append(batch.segment_labels.numpy())
-        parts["pred"].append(pred.segment_labels.numpy())
-        parts["ev"].append(pred.event_prob.float().numpy())
-        parts["cat"].append(pred.category_prob.float().numpy())
+        parts["pred"].append(pred.segment_labels.cpu().numpy())
+        parts["ev"].append(pred.event_prob.float().cpu().numpy())
+        parts["cat"].append(pred.category_prob.float().cpu().numpy())
     model.train(was_training)
     c = model.config.n_categories
     t = model.config.n_segments

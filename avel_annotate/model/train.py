@@ -141,6 +141,7 @@ def train(
     callback: ProgressCallback | None = None,
     resume: bool = True,
     init_checkpoint: str | Path | None = None,
+    device: str | torch.device = "cpu",
 ) -> TrainResult:
     """Train CPSP in stages, selecting on ``val_data``; see the module docstring.
 
@@ -196,6 +197,7 @@ def train(
         logger.info("resuming %s after stage %d epoch %d", out, state["stage_index"],
                     state["epoch"])  # fmt: skip
 
+    model.to(device)
     background = model_config.background
     for si in range(state["stage_index"], len(stages)):
         spec = stages[si]
@@ -203,7 +205,7 @@ def train(
         if fresh_stage and si > 0:
             prev = stages[si - 1].name
             best_prev, _ = load_checkpoint(out / f"best-{prev}.pt")
-            model.load_state_dict(best_prev.state_dict())
+            model.load_state_dict(best_prev.state_dict())  # copies onto the model's device
         optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
         scheduler = torch.optim.lr_scheduler.MultiStepLR(
             optimizer, milestones=list(spec.milestones), gamma=spec.gamma
@@ -284,14 +286,23 @@ def _run_epoch(
     model.train()
     t0 = time.perf_counter()
     dtype = next(model.parameters()).dtype
+    device = next(model.parameters()).device
     batches = batch_indices(
         positions, tc.batch_size, shuffle=True, seed=(tc.seed, stage_index, epoch)
     )
     sums: dict[str, float] = {}
     n = 0
     for batch in iter_batches(data, batches, prefetch=tc.prefetch):
-        loss = train_step(model, optimizer, batch.audio.to(dtype), batch.visual.to(dtype),
-                          batch.segment_labels, batch.category, spec.terms, tc)  # fmt: skip
+        loss = train_step(
+            model,
+            optimizer,
+            batch.audio.to(device, dtype),
+            batch.visual.to(device, dtype),
+            batch.segment_labels.to(device),
+            batch.category.to(device),
+            spec.terms,
+            tc,
+        )
         for k, v in loss.items():
             sums[k] = sums.get(k, 0.0) + v * len(batch.index)
         n += len(batch.index)
@@ -320,7 +331,7 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     if tc.bf16:  # cast the big visual tensor once, before autocast copies it per use
         visual = visual.to(torch.bfloat16)
-    with autocast_context(tc.bf16):
+    with autocast_context(tc.bf16, audio.device.type):
         out = model(audio=audio, video=visual)
     if tc.bf16:  # losses in float32
         for name in ("fusion", "av_similarity", "v_psp", "a_psp", "event_logits",

@@ -302,6 +302,7 @@ def train_model(
     labels: str = "curated",
     allow_random_features: bool = False,
     make_default: bool = True,
+    device: str = "cpu",
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainReport:
     """Train and register a model version; re-running with the same name resumes."""
@@ -367,6 +368,7 @@ def train_model(
         train_config,
         callback=on_epoch,
         resume=True,
+        device=device,
     )
     seconds = time.perf_counter() - started
 
