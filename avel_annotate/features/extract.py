@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,7 +254,7 @@ class Extractor:
 
     def iter_extract(
         self, items: Iterable[tuple[str, str | Path, str | Path]], decode_fn: DecodeFn
-    ) -> Iterator[ClipResult]:
+    ) -> Generator[ClipResult, None, None]:
         """Yield a :class:`ClipResult` per ``(clip_id, mp4_path, wav_path)``, in input order.
 
         Up to ``prefetch_clips`` clips are decoded ahead by ``decode_workers`` threads while the

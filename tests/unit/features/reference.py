@@ -206,11 +206,10 @@ class TinyTrunk(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.pool = nn.AvgPool2d(32)
-        self.proj = nn.Conv2d(3, 512, 1)
+        self.proj = nn.Conv2d(3, 512, 1, bias=False)
         g = torch.Generator().manual_seed(0)
         with torch.no_grad():
             self.proj.weight.copy_(torch.randn(512, 3, 1, 1, generator=g))
-            self.proj.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(self.pool(x))
