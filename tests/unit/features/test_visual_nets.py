@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -77,9 +78,13 @@ def test_not_a_checkpoint_names_the_file(tmp_path: Path) -> None:
         W.load_visual(VGG19Pool5(), "vgg19", path)
 
 
-def test_resnet18_checkpoint_loads_strictly_and_matches_reference(tmp_path: Path) -> None:
+@pytest.mark.parametrize("zipfile", [True, False], ids=["zip", "legacy-pickle"])
+def test_resnet18_checkpoint_loads_strictly_and_matches_reference(
+    tmp_path: Path, zipfile: bool
+) -> None:
     state = R.resnet18_checkpoint()
-    path = _save(state, tmp_path / "resnet18-f37072fd.pth")
+    path = tmp_path / "resnet18-f37072fd.pth"  # the 2017-era hub files use the legacy format
+    torch.save(OrderedDict(state), path, _use_new_zipfile_serialization=zipfile)
     net = ResNet18Trunk()
     W.load_visual(net, "resnet18", path)
     x = torch.randn(2, 3, 224, 224)
