@@ -1,20 +1,32 @@
-"""Shared fixtures: settings on a temporary data dir, SQLite and a real PostgreSQL.
+"""Shared fixtures: a temporary data dir, SQLite, a real PostgreSQL, a real Label Studio.
 
 PostgreSQL: set ``AVEL_TEST_PG_URL`` to a server URL whose user may create databases (the test
 script does); each test that asks for it gets a fresh database, dropped afterwards. Without the
 variable those tests are skipped, unless ``AVEL_REQUIRE_PG=1`` (CI), where they fail instead.
+
+Label Studio: one template data dir is migrated per test session (~50 s); each test copies it and
+starts its own server on a free port (a few seconds), with the toolkit's data dir as the
+local-files root. Skipped when label-studio is not installed, unless ``AVEL_REQUIRE_LS=1`` (CI).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from avel_annotate.config import Settings, load_settings
+from avel_annotate.config import Settings, load_settings, write_config_values
+from avel_annotate.errors import LabelStudioError
+from avel_annotate.labelstudio.server import (
+    ServerHandle,
+    copy_data_dir,
+    find_label_studio,
+    start_server,
+)
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "samples"
 
@@ -72,3 +84,44 @@ def samples() -> Path:
     if not SAMPLES.is_dir():
         pytest.skip(f"real samples not present at {SAMPLES}")
     return SAMPLES
+
+
+TOKEN = secrets.token_hex(20)
+ADMIN = "admin@avel.local"
+PASSWORD = secrets.token_urlsafe(12)
+
+
+@pytest.fixture(scope="session")
+def ls_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    try:
+        find_label_studio()
+    except LabelStudioError:
+        if os.environ.get("AVEL_REQUIRE_LS"):
+            pytest.fail("AVEL_REQUIRE_LS is set but label-studio is not installed")
+        pytest.skip("label-studio is not installed (pip install 'avel-annotate[server]')")
+    template = tmp_path_factory.mktemp("ls-template")
+    root = tmp_path_factory.mktemp("ls-template-root")
+    handle = start_server(template, root, token=TOKEN, username=ADMIN, password=PASSWORD)
+    handle.stop()
+    return template
+
+
+def start_copy(ls_template: Path, dest: Path, document_root: Path) -> ServerHandle:
+    if not dest.exists():
+        copy_data_dir(ls_template, dest)
+    return start_server(dest, document_root, token=TOKEN, username=ADMIN, password=PASSWORD)
+
+
+@pytest.fixture
+def ls_server(ls_template: Path, tmp_path: Path, data_dir: Path) -> Iterator[ServerHandle]:
+    handle = start_copy(ls_template, tmp_path / "ls", data_dir)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def ls_settings(settings: Settings, ls_server: ServerHandle) -> Settings:
+    """Settings that reach the test's server; also saved to the data dir's config file, as
+    `avel labelstudio serve` does, so `avel` commands run in the test find it too."""
+    write_config_values(settings.config_path, {"ls_url": ls_server.url, "ls_api_key": TOKEN})
+    return settings.with_(ls_url=ls_server.url, ls_api_key=TOKEN)

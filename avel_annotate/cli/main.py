@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
-import click
 import typer
 
 from avel_annotate import __version__
@@ -25,6 +25,14 @@ from avel_annotate.cli import report as report_cmd
 from avel_annotate.cli.render import err
 from avel_annotate.config import load_settings
 from avel_annotate.errors import AvelError, ClipListError
+
+_ID_RE = re.compile(r"-[A-Za-z0-9_-]{10}(_\d{6})?")  # a YouTube or clip id that starts with '-'
+
+# Typer 0.2x bundles its own copy of click; catch the usage errors of whichever copy parsed argv.
+try:
+    from typer._click.exceptions import ClickException
+except ImportError:  # older typer: plain click
+    from click.exceptions import ClickException  # type: ignore[assignment,no-redef]
 
 app = typer.Typer(
     name="avel",
@@ -117,16 +125,22 @@ def run(argv: list[str] | None = None) -> int:
             raise
         err.print(f"error: {e.one_line()}", markup=False)
         return e.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted", markup=False)
         return 130
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         return 130
-    except click.ClickException as e:
+    except ClickException as e:
         e.show()
+        dash_ids = [a for a in (argv or sys.argv[1:]) if a.startswith("-") and _ID_RE.fullmatch(a)]
+        if dash_ids:
+            err.print(
+                f"hint: ids that start with '-' go after `--`, e.g. `... -- {dash_ids[0]}`",
+                markup=False,
+            )
         return e.exit_code
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return e.exit_code
     except Exception as e:  # the last line of the error table: say what broke, in one line
         if os.environ.get("AVEL_DEBUG"):

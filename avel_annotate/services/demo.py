@@ -69,7 +69,7 @@ def demo_clips(n: int) -> list[DemoClip]:
     return out
 
 
-def _write_sources(root: Path, clips: list[DemoClip]) -> None:
+def write_sources(root: Path, clips: list[DemoClip]) -> None:
     for c in clips:
         path = root / f"{c.ytid}.mp4"
         if path.exists():
@@ -104,7 +104,7 @@ def run_demo(
     clips = demo_clips(n_clips)
     sources = settings.data_dir / "demo-sources"
     step(f"1/7 generating {len(clips)} source videos with ffmpeg in {sources}")
-    _write_sources(sources, clips)
+    write_sources(sources, clips)
     clip_list = settings.data_dir / "demo-clips.csv"
     _write_list(clip_list, clips)
 

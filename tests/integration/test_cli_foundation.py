@@ -116,3 +116,14 @@ def test_settings_precedence_option_env_file(data_dir: Path):
     assert s.db_url == f"sqlite:///{(data_dir / 'avel.db').resolve()}"
     pg = load_settings(data_dir=data_dir, db_url="postgres://u@h/db", environ={})
     assert pg.db_url == "postgresql+psycopg://u@h/db"
+
+
+def test_usage_errors_exit_2_and_dash_ids_get_a_hint(data_dir: Path, capsys: pytest.CaptureFixture):
+    assert run(_avel(data_dir, "clips", "list", "--bogus")) == 2
+    assert "No such option: --bogus" in capsys.readouterr().err
+    assert (
+        run(_avel(data_dir, "annotate", "adjudicate", "-emo0000000_000000", "--accept", "1")) == 2
+    )
+    err = capsys.readouterr().err
+    assert "hint: ids that start with '-' go after `--`" in err
+    assert "Traceback" not in err
