@@ -167,7 +167,7 @@ class TrainReport:
     best_epoch: int
     best_val_accuracy: float
     previous: str | None
-    previous_val_accuracy: float | None
+    previous_val_accuracy: float | None  # the previous default, scored on this run's val clips
     is_default: bool
     seconds: float
     val_metrics: dict[str, Any] = field(default_factory=dict)
@@ -371,6 +371,8 @@ def train_model(
         device=device,
     )
     seconds = time.perf_counter() - started
+    if prev_name is not None:
+        prev_acc = _score_on(settings, prev_name, categories, val_data, prev_acc)
 
     model, _ = load_checkpoint(result.best_checkpoint)
     save_checkpoint(out / WEIGHTS, model, {"version": name})
@@ -384,6 +386,7 @@ def train_model(
     }
     metrics = {
         "val": result.val_metrics,
+        "previous": {"name": prev_name, "val_accuracy_same_clips": prev_acc},
         "best_stage": result.best_stage,
         "best_epoch": result.best_epoch,
         "stage_best": result.stage_best,
@@ -426,6 +429,25 @@ def train_model(
         seconds=round(seconds, 1),
         val_metrics=result.val_metrics,
     )
+
+
+def _score_on(
+    settings: Settings,
+    name: str,
+    categories: list[str],
+    data: ClipDataset,
+    fallback: float | None,
+) -> float | None:
+    """The accuracy of version ``name`` on ``data``, so a new version is compared on the same
+    validation clips; its recorded accuracy when it cannot run on them (other categories)."""
+    try:
+        previous = load_version(settings, name)
+    except (ModelError, NotFoundError) as e:
+        log.warning("cannot score previous version %s: %s", name, e.one_line())
+        return fallback
+    if previous.categories != categories:
+        return fallback
+    return float(evaluate(previous.model, data).report.accuracy)
 
 
 # --------------------------------------------------------------------------------- evaluation
