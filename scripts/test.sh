@@ -9,6 +9,10 @@ export PATH="$PWD/$VENV/bin:$PATH"
 export AVEL_PROGRESS=false
 
 # A real PostgreSQL for the store tests: start the local cluster and make a test role.
+if [ -z "${AVEL_TEST_PG_URL:-}" ] && ! command -v pg_ctlcluster >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "test: installing PostgreSQL (apt-get)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
 if [ -z "${AVEL_TEST_PG_URL:-}" ] && command -v pg_ctlcluster >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     version=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
