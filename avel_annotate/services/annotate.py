@@ -30,7 +30,7 @@ from avel_annotate.errors import ConfigError, NotFoundError
 from avel_annotate.labelstudio.client import LsClient, schema_problem
 from avel_annotate.services.curation import CurationChanges, recompute_curated
 from avel_annotate.services.labelstudio import client_for, label_config
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_store, store_session
 from avel_annotate.store import annotations as q
 from avel_annotate.store.clips import category_ids
 from avel_annotate.store.engine import session_scope
@@ -60,32 +60,28 @@ class PushReport:
 
 def _ensure_project(client: LsClient, settings: Settings, title: str) -> tuple[int, int]:
     """``(store project pk, Label Studio project id)``: found, or created with our config."""
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            config = label_config(q.category_names(session))
-            sha = config_sha256(config)
-            proj = q.get_project(session, client.url, title)
-            if proj is not None and client.project_exists(proj.ls_project_id):
-                if proj.label_config_sha256 != sha:
-                    client.update_project(proj.ls_project_id, label_config=config)
-                    proj.label_config_sha256 = sha
-                pk, pid = proj.id, proj.ls_project_id
-            else:
-                pid = client.find_project(title) or client.create_project(
-                    title, config, maximum_annotations=1, show_overlap_first=True
-                )
-                client.update_project(pid, label_config=config)
-                pk = q.add_project(session, client.url, pid, title, sha).id
-                proj = session.get(LsProject, pk)
-            clips_dir = settings.clips_dir.resolve()
-            clips_dir.mkdir(parents=True, exist_ok=True)
-            storage = client.ensure_local_storage(pid, str(clips_dir), STORAGE_TITLE)
-            if proj is not None:
-                proj.storage_id = storage
-            return pk, pid
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        config = label_config(q.category_names(session))
+        sha = config_sha256(config)
+        proj = q.get_project(session, client.url, title)
+        if proj is not None and client.project_exists(proj.ls_project_id):
+            if proj.label_config_sha256 != sha:
+                client.update_project(proj.ls_project_id, label_config=config)
+                proj.label_config_sha256 = sha
+            pk, pid = proj.id, proj.ls_project_id
+        else:
+            pid = client.find_project(title) or client.create_project(
+                title, config, maximum_annotations=1, show_overlap_first=True
+            )
+            client.update_project(pid, label_config=config)
+            pk = q.add_project(session, client.url, pid, title, sha).id
+            proj = session.get(LsProject, pk)
+        clips_dir = settings.clips_dir.resolve()
+        clips_dir.mkdir(parents=True, exist_ok=True)
+        storage = client.ensure_local_storage(pid, str(clips_dir), STORAGE_TITLE)
+        if proj is not None:
+            proj.storage_id = storage
+        return pk, pid
 
 
 def _task(

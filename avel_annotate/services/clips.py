@@ -14,9 +14,8 @@ from avel_annotate.domain import segments as seg
 from avel_annotate.domain.cliplist import FORMATS, ListRow, ParsedList, RowProblem, parse_clip_list
 from avel_annotate.domain.ids import make_clip_id
 from avel_annotate.errors import ClipListError, ConfigError
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import store_session
 from avel_annotate.store import clips as q
-from avel_annotate.store.engine import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -188,83 +187,79 @@ def import_clip_list(
     """Validate the whole list, then import it in one transaction (or nothing at all)."""
     parsed = read_clip_list(path, fmt)
     n_rows = len(parsed.rows) + len(parsed.problems)
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            stored = q.stored_clip_keys(session)
-            rows, start_problems = _resolve_starts(parsed, stored)
-            parsed = ParsedList(
-                parsed.path,
-                parsed.format,
-                tuple(rows),
-                parsed.problems + tuple(start_problems),
-                parsed.header_line,
-            )
-            plan = _plan(parsed, stored, str(path))
-            problems = sorted([*parsed.problems, *plan.problems], key=lambda p: p.line)
-            lines = [f"{path}:{p.line}: {p.reason}" for p in problems]
-            if problems and not skip_invalid:
-                raise ClipListError(
-                    f"{path}: {len(problems)} bad row(s); nothing was imported",
-                    problems=lines,
-                    hint="fix the rows, or import the valid ones with --skip-invalid",
-                )
-            out_rejects: Path | None = None
-            if problems:
-                out_rejects = rejects_path or (
-                    settings.data_dir / "rejects" / f"{path.name}.rejects.csv"
-                )
-                _write_rejects(out_rejects, problems)
-            # categories are created in order of first appearance in the list, so class
-            # indices follow the list (AVE: Church bell = 0 ... Mandolin = 27)
-            names = [r.label for r in parsed.rows]
-            before = len(q.category_ids(session))
-            cats = q.ensure_categories(session, names)
-            for c in plan.new_clips:
-                c["category_id"] = cats[c.pop("_category")]
-            for u in plan.updates:
-                if "_category" in u:
-                    u["category_id"] = cats[u.pop("_category")]
-            q.insert_clips(session, plan.new_clips)
-            q.update_clip_fields(session, plan.updates)
-            events_new = 0
-            if plan.events:
-                pks = q.clip_pk_map(session, {e[0] for e in plan.events})
-                have = q.existing_events(session)
-                new_events = []
-                for clip_id, label, start, end, quality, line in plan.events:
-                    key = (pks[clip_id], cats[label], start, end)
-                    if key in have:
-                        continue
-                    have.add(key)
-                    new_events.append(
-                        {
-                            "clip_id": key[0],
-                            "category_id": key[1],
-                            "start_s": start,
-                            "end_s": end,
-                            "quality": quality,
-                            "source_line": line,
-                        }
-                    )
-                q.insert_events(session, new_events)
-                events_new = len(new_events)
-            report = ImportReport(
-                path=str(path),
-                format=parsed.format,
-                rows=n_rows,
-                clips_new=len(plan.new_clips),
-                clips_unchanged=plan.unchanged,
-                clips_updated=len(plan.updates),
-                categories_new=len(cats) - before,
-                events_new=events_new,
-                rejected=len(problems),
-                rejects_path=str(out_rejects) if out_rejects else None,
-                header_line=parsed.header_line,
+    with store_session(settings) as session:
+        stored = q.stored_clip_keys(session)
+        rows, start_problems = _resolve_starts(parsed, stored)
+        parsed = ParsedList(
+            parsed.path,
+            parsed.format,
+            tuple(rows),
+            parsed.problems + tuple(start_problems),
+            parsed.header_line,
+        )
+        plan = _plan(parsed, stored, str(path))
+        problems = sorted([*parsed.problems, *plan.problems], key=lambda p: p.line)
+        lines = [f"{path}:{p.line}: {p.reason}" for p in problems]
+        if problems and not skip_invalid:
+            raise ClipListError(
+                f"{path}: {len(problems)} bad row(s); nothing was imported",
                 problems=lines,
+                hint="fix the rows, or import the valid ones with --skip-invalid",
             )
-    finally:
-        engine.dispose()
+        out_rejects: Path | None = None
+        if problems:
+            out_rejects = rejects_path or (
+                settings.data_dir / "rejects" / f"{path.name}.rejects.csv"
+            )
+            _write_rejects(out_rejects, problems)
+        # categories are created in order of first appearance in the list, so class
+        # indices follow the list (AVE: Church bell = 0 ... Mandolin = 27)
+        names = [r.label for r in parsed.rows]
+        before = len(q.category_ids(session))
+        cats = q.ensure_categories(session, names)
+        for c in plan.new_clips:
+            c["category_id"] = cats[c.pop("_category")]
+        for u in plan.updates:
+            if "_category" in u:
+                u["category_id"] = cats[u.pop("_category")]
+        q.insert_clips(session, plan.new_clips)
+        q.update_clip_fields(session, plan.updates)
+        events_new = 0
+        if plan.events:
+            pks = q.clip_pk_map(session, {e[0] for e in plan.events})
+            have = q.existing_events(session)
+            new_events = []
+            for clip_id, label, start, end, quality, line in plan.events:
+                key = (pks[clip_id], cats[label], start, end)
+                if key in have:
+                    continue
+                have.add(key)
+                new_events.append(
+                    {
+                        "clip_id": key[0],
+                        "category_id": key[1],
+                        "start_s": start,
+                        "end_s": end,
+                        "quality": quality,
+                        "source_line": line,
+                    }
+                )
+            q.insert_events(session, new_events)
+            events_new = len(new_events)
+        report = ImportReport(
+            path=str(path),
+            format=parsed.format,
+            rows=n_rows,
+            clips_new=len(plan.new_clips),
+            clips_unchanged=plan.unchanged,
+            clips_updated=len(plan.updates),
+            categories_new=len(cats) - before,
+            events_new=events_new,
+            rejected=len(problems),
+            rejects_path=str(out_rejects) if out_rejects else None,
+            header_line=parsed.header_line,
+            problems=lines,
+        )
     log.info("imported %s: %d new clips", path, report.clips_new)
     return report
 
@@ -280,21 +275,17 @@ class ClipStats:
 
 
 def clip_stats(settings: Settings) -> ClipStats:
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            by_status = q.count_by(session, q.Clip.status)
-            short = q.count_by(session, q.Clip.is_short)
-            return ClipStats(
-                total=sum(by_status.values()),
-                by_status=by_status,
-                by_split=q.count_by(session, q.Clip.split),
-                by_category=q.count_by_category(session),
-                curated_by_split=q.count_curated_by_split(session),
-                short=short.get("True", 0),
-            )
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        by_status = q.count_by(session, q.Clip.status)
+        short = q.count_by(session, q.Clip.is_short)
+        return ClipStats(
+            total=sum(by_status.values()),
+            by_status=by_status,
+            by_split=q.count_by(session, q.Clip.split),
+            by_category=q.count_by_category(session),
+            curated_by_split=q.count_curated_by_split(session),
+            short=short.get("True", 0),
+        )
 
 
 @dataclass(frozen=True)
@@ -323,32 +314,28 @@ def list_clips(
     split: str | None = None,
     limit: int | None = None,
 ) -> list[ClipRecord]:
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            out = []
-            for clip, category in q.list_clips(session, status=status, split=split, limit=limit):
-                out.append(
-                    ClipRecord(
-                        clip_id=clip.clip_id,
-                        ytid=clip.ytid,
-                        start_s=clip.start_s,
-                        category=category,
-                        split=clip.split,
-                        status=clip.status,
-                        attempts=clip.attempts,
-                        error_class=clip.error_class,
-                        error_message=clip.error_message,
-                        media_path=str(settings.data_dir / clip.media_path)
-                        if clip.media_path
-                        else None,
-                        wav_path=str(settings.data_dir / clip.wav_path) if clip.wav_path else None,
-                        duration_s=clip.duration_s,
-                        is_short=clip.is_short,
-                        list_segments=clip.list_segments,
-                        source=f"{clip.source_file}:{clip.source_line}",
-                    )
+    with store_session(settings) as session:
+        out = []
+        for clip, category in q.list_clips(session, status=status, split=split, limit=limit):
+            out.append(
+                ClipRecord(
+                    clip_id=clip.clip_id,
+                    ytid=clip.ytid,
+                    start_s=clip.start_s,
+                    category=category,
+                    split=clip.split,
+                    status=clip.status,
+                    attempts=clip.attempts,
+                    error_class=clip.error_class,
+                    error_message=clip.error_message,
+                    media_path=str(settings.data_dir / clip.media_path)
+                    if clip.media_path
+                    else None,
+                    wav_path=str(settings.data_dir / clip.wav_path) if clip.wav_path else None,
+                    duration_s=clip.duration_s,
+                    is_short=clip.is_short,
+                    list_segments=clip.list_segments,
+                    source=f"{clip.source_file}:{clip.source_line}",
                 )
-            return out
-    finally:
-        engine.dispose()
+            )
+        return out

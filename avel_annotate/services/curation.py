@@ -12,9 +12,8 @@ from sqlalchemy.orm import Session
 
 from avel_annotate.config import Settings
 from avel_annotate.domain.curation import AdjudicationView, AnnotationView, Curated, curate
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import store_session
 from avel_annotate.store import annotations as q
-from avel_annotate.store.engine import session_scope
 
 
 @dataclass(frozen=True)
@@ -101,14 +100,8 @@ class CuratedClip:
 
 def curated_labels(settings: Settings, split: str | None = None) -> list[CuratedClip]:
     """Every clip's final labels (of one split, or all): what training reads."""
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            return [
-                CuratedClip(
-                    r.clip_id, r.split, r.segments, r.category, r.provenance, r.annotation_ids
-                )
-                for r in q.curated_rows(session, split)
-            ]
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        return [
+            CuratedClip(r.clip_id, r.split, r.segments, r.category, r.provenance, r.annotation_ids)
+            for r in q.curated_rows(session, split)
+        ]

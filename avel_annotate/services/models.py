@@ -28,10 +28,9 @@ from avel_annotate.model.evaluate import evaluate
 from avel_annotate.model.network import CPSPNet
 from avel_annotate.model.official import load_official
 from avel_annotate.model.train import EpochRecord, TrainConfig, train
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import store_session
 from avel_annotate.services.training_data import FeatureFileDataset
 from avel_annotate.store import models as q
-from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -85,25 +84,17 @@ def _info(v: ModelVersion, names: dict[int, str]) -> VersionInfo:
 
 
 def list_versions(settings: Settings) -> list[VersionInfo]:
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            versions = q.all_versions(session)
-            names = {v.id: v.name for v in versions}
-            return [_info(v, names) for v in versions]
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        versions = q.all_versions(session)
+        names = {v.id: v.name for v in versions}
+        return [_info(v, names) for v in versions]
 
 
 def set_default_version(settings: Settings, name: str) -> VersionInfo:
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            version = _require(session, name)
-            q.set_default(session, version)
-            return _info(version, {})
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        version = _require(session, name)
+        q.set_default(session, version)
+        return _info(version, {})
 
 
 def _require(session: Any, name: str) -> ModelVersion:
@@ -126,22 +117,18 @@ class LoadedModel:
 
 def load_version(settings: Settings, name: str | None) -> LoadedModel:
     """The weights of a registered version (``None``: the default version)."""
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            version = _require(session, name) if name else q.default_version(session)
-            if version is None:
-                raise NotFoundError(
-                    "no default model version",
-                    "train one (`avel train`) or import one (`avel model import-official`)",
-                )
-            path, categories, vname = (
-                Path(version.path),
-                json.loads(version.categories),
-                version.name,
+    with store_session(settings) as session:
+        version = _require(session, name) if name else q.default_version(session)
+        if version is None:
+            raise NotFoundError(
+                "no default model version",
+                "train one (`avel train`) or import one (`avel model import-official`)",
             )
-    finally:
-        engine.dispose()
+        path, categories, vname = (
+            Path(version.path),
+            json.loads(version.categories),
+            version.name,
+        )
     weights = path / WEIGHTS
     if not weights.is_file():
         raise ModelError(
@@ -213,15 +200,11 @@ def _store_datasets(
     labels: str,
     allow_random: bool,
 ) -> tuple[ClipDataset, ClipDataset, list[str], dict[str, Any]]:
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            name = pick_extractor(session, extractor)
-            categories = q.category_names(session)
-            train_items = q.labelled_features(session, split, name, labels)
-            val_items = q.labelled_features(session, val_split, name, labels)
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        name = pick_extractor(session, extractor)
+        categories = q.category_names(session)
+        train_items = q.labelled_features(session, split, name, labels)
+        val_items = q.labelled_features(session, val_split, name, labels)
     what = "curated labels" if labels == "curated" else "list labels"
     if not train_items:
         raise ModelError(
@@ -312,21 +295,17 @@ def train_model(
         raise ConfigError(f"unknown label source {labels!r}", "use curated or list")
     name = name or datetime.now(UTC).strftime("cpsp-%Y%m%d-%H%M%S")
     out = version_dir(settings, name)
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            if q.get_version(session, name) is not None:
-                raise ConfigError(f"model version {name!r} already exists", "choose another --name")
-            previous = q.default_version(session)
-            prev_name = previous.name if previous else None
-            prev_id = previous.id if previous else None
-            prev_acc = (
-                (json.loads(previous.metrics or "{}").get("val") or {}).get("accuracy")
-                if previous
-                else None
-            )
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        if q.get_version(session, name) is not None:
+            raise ConfigError(f"model version {name!r} already exists", "choose another --name")
+        previous = q.default_version(session)
+        prev_name = previous.name if previous else None
+        prev_id = previous.id if previous else None
+        prev_acc = (
+            (json.loads(previous.metrics or "{}").get("val") or {}).get("accuracy")
+            if previous
+            else None
+        )
 
     if from_ave_h5 is not None:
         train_data: ClipDataset = AveH5Dataset(from_ave_h5, "train")
@@ -395,24 +374,20 @@ def train_model(
     _write_json(out / "config.json", config)
     _write_json(out / "metrics.json", metrics)
     (out / "card.md").write_text(_card(name, config, metrics))
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            q.add_version(
-                session,
-                make_default=make_default,
-                name=name,
-                source="trained",
-                variant=f"{head}-{setting}",
-                path=str(out),
-                config=json.dumps(config),
-                categories=json.dumps(categories),
-                metrics=json.dumps(metrics),
-                data_snapshot=json.dumps(snapshot),
-                parent_id=prev_id,
-            )
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        q.add_version(
+            session,
+            make_default=make_default,
+            name=name,
+            source="trained",
+            variant=f"{head}-{setting}",
+            path=str(out),
+            config=json.dumps(config),
+            categories=json.dumps(categories),
+            metrics=json.dumps(metrics),
+            data_snapshot=json.dumps(snapshot),
+            parent_id=prev_id,
+        )
     return TrainReport(
         name=name,
         path=str(out),
@@ -477,13 +452,9 @@ def evaluate_model(
     if from_ave_h5 is not None:
         data: ClipDataset = AveH5Dataset(from_ave_h5, split)
     else:
-        engine = open_store(settings)
-        try:
-            with session_scope(engine) as session:
-                extractor = pick_extractor(session, features)
-                items = q.labelled_features(session, split, extractor, labels)
-        finally:
-            engine.dispose()
+        with store_session(settings) as session:
+            extractor = pick_extractor(session, features)
+            items = q.labelled_features(session, split, extractor, labels)
         if not items:
             raise ModelError(
                 f"no clips of split {split!r} have {labels} labels and {extractor} features",
@@ -504,12 +475,8 @@ def evaluate_model(
     path = settings.models_dir / loaded.name / f"eval-{split}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_json(path, {"split": split, "n_clips": len(data), "metrics": metrics})
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            q.set_metrics(session, _require(session, loaded.name), key, metrics)
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        q.set_metrics(session, _require(session, loaded.name), key, metrics)
     return EvalReport(loaded.name, split, len(data), metrics, str(path))
 
 
@@ -541,14 +508,10 @@ def import_official(
     out = version_dir(settings, name)
     model = load_official(path, variant, dtype=None)
     n = model.config.n_categories
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            if q.get_version(session, name) is not None:
-                raise ConfigError(f"model version {name!r} already exists", "choose another --name")
-            store_names = q.category_names(session)
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        if q.get_version(session, name) is not None:
+            raise ConfigError(f"model version {name!r} already exists", "choose another --name")
+        store_names = q.category_names(session)
     if categories_file is not None:
         categories = [
             line.strip() for line in categories_file.read_text().splitlines() if line.strip()
@@ -578,22 +541,18 @@ def import_official(
     }
     _write_json(out / "config.json", config)
     (out / "card.md").write_text(_card(name, config, {}))
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            q.add_version(
-                session,
-                make_default=make_default,
-                name=name,
-                source="official",
-                variant=variant,
-                path=str(out),
-                config=json.dumps(config),
-                categories=json.dumps(categories),
-                metrics=None,
-                data_snapshot=json.dumps(config["data"]),
-                parent_id=None,
-            )
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        q.add_version(
+            session,
+            make_default=make_default,
+            name=name,
+            source="official",
+            variant=variant,
+            path=str(out),
+            config=json.dumps(config),
+            categories=json.dumps(categories),
+            metrics=None,
+            data_snapshot=json.dumps(config["data"]),
+            parent_id=None,
+        )
     return ImportOfficialReport(name, variant, n, str(out), source, make_default)

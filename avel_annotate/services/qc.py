@@ -21,7 +21,7 @@ from avel_annotate.errors import ConfigError, NotFoundError
 from avel_annotate.services.annotate import DEFAULT_PROJECT
 from avel_annotate.services.curation import CurationChanges, recompute_curated
 from avel_annotate.services.labelstudio import client_for
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_store, store_session
 from avel_annotate.store import annotations as q
 from avel_annotate.store.engine import session_scope
 
@@ -127,104 +127,98 @@ class QcReport:
 
 
 def qc_report(settings: Settings) -> QcReport:
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            drawn_tasks = q.drawn_task_pks(session)
-            rows = q.annotation_rows(session, q.drawn_clip_pks(session))
-            by_task: dict[int, list[q.AnnotationRow]] = defaultdict(list)
-            for r in rows:
-                if r.task_pk in drawn_tasks:
-                    by_task[r.task_pk].append(r)
-            adjudications = q.adjudications_by_clip(session)
-            pairs: list[RecheckPair] = []
-            flagged: list[str] = []
-            for task_pk in sorted(drawn_tasks):
-                anns = {r.id: r for r in by_task.get(task_pk, [])}
-                views = [
-                    AnnotationView(
-                        r.id,
-                        r.round,
-                        r.annotator,
-                        r.segments,
-                        r.category_id,
-                        r.was_cancelled,
-                        r.deleted,
-                    )
-                    for r in anns.values()
-                ]
-                first, second = recheck_pair(views)
-                if first is not None:
-                    same = [
-                        v
-                        for v in views
-                        if v.usable and v.id != first.id and v.annotator == first.annotator
-                    ]
-                    flagged += [
-                        f"{anns[v.id].clip_id}: annotation {anns[v.id].ls_annotation_id} "
-                        f"by {v.annotator} re-checked their own first pass"
-                        for v in same
-                    ]
-                if first is None or second is None:
-                    continue
-                a, b = anns[first.id], anns[second.id]
-                decisions = adjudications.get(a.clip_pk, [])
-                status = "agreed" if first.same_labels(second) else "open"
-                if decisions and status == "open":
-                    status = "accepted" if decisions[-1].decision == "accept" else "third_pass"
-                pairs.append(
-                    RecheckPair(
-                        a.clip_id,
-                        a.ls_task_id,
-                        a.ls_annotation_id,
-                        b.ls_annotation_id,
-                        a.annotator,
-                        b.annotator,
-                        a.segments,
-                        b.segments,
-                        a.category,
-                        b.category,
-                        ag.differing_seconds(a.segments, b.segments),
-                        status,
-                    )
+    with store_session(settings) as session:
+        drawn_tasks = q.drawn_task_pks(session)
+        rows = q.annotation_rows(session, q.drawn_clip_pks(session))
+        by_task: dict[int, list[q.AnnotationRow]] = defaultdict(list)
+        for r in rows:
+            if r.task_pk in drawn_tasks:
+                by_task[r.task_pk].append(r)
+        adjudications = q.adjudications_by_clip(session)
+        pairs: list[RecheckPair] = []
+        flagged: list[str] = []
+        for task_pk in sorted(drawn_tasks):
+            anns = {r.id: r for r in by_task.get(task_pk, [])}
+            views = [
+                AnnotationView(
+                    r.id,
+                    r.round,
+                    r.annotator,
+                    r.segments,
+                    r.category_id,
+                    r.was_cancelled,
+                    r.deleted,
                 )
-            label_pairs = [
-                ag.LabelPair(
-                    p.first_segments, p.second_segments, p.first_category, p.second_category
-                )
-                for p in pairs
+                for r in anns.values()
             ]
-            curated = q.curated_rows(session)
-            preds = q.predictions_by_version(session, [c.clip_pk for c in curated])
-            model_vs_human = {
-                version: ag.figures(
-                    [
-                        ag.LabelPair(
-                            by_clip[c.clip_pk][0], c.segments, by_clip[c.clip_pk][1], c.category
-                        )
-                        for c in curated
-                        if c.clip_pk in by_clip
-                    ]
+            first, second = recheck_pair(views)
+            if first is not None:
+                same = [
+                    v
+                    for v in views
+                    if v.usable and v.id != first.id and v.annotator == first.annotator
+                ]
+                flagged += [
+                    f"{anns[v.id].clip_id}: annotation {anns[v.id].ls_annotation_id} "
+                    f"by {v.annotator} re-checked their own first pass"
+                    for v in same
+                ]
+            if first is None or second is None:
+                continue
+            a, b = anns[first.id], anns[second.id]
+            decisions = adjudications.get(a.clip_pk, [])
+            status = "agreed" if first.same_labels(second) else "open"
+            if decisions and status == "open":
+                status = "accepted" if decisions[-1].decision == "accept" else "third_pass"
+            pairs.append(
+                RecheckPair(
+                    a.clip_id,
+                    a.ls_task_id,
+                    a.ls_annotation_id,
+                    b.ls_annotation_id,
+                    a.annotator,
+                    b.annotator,
+                    a.segments,
+                    b.segments,
+                    a.category,
+                    b.category,
+                    ag.differing_seconds(a.segments, b.segments),
+                    status,
                 )
-                for version, by_clip in sorted(preds.items())
-            }
-            return QcReport(
-                drawn=len(drawn_tasks),
-                rechecked=len(pairs),
-                pending=len(drawn_tasks) - len(pairs),
-                overall=ag.figures(label_pairs),
-                per_annotator=ag.grouped_figures(
-                    label_pairs, lambda i, _p: (pairs[i].first_annotator, pairs[i].second_annotator)
-                ),
-                per_category=ag.grouped_figures(
-                    label_pairs, lambda i, _p: [pairs[i].first_category or "-"]
-                ),
-                model_vs_human=model_vs_human,
-                disagreements=[p for p in pairs if p.status != "agreed"],
-                same_annotator=flagged,
             )
-    finally:
-        engine.dispose()
+        label_pairs = [
+            ag.LabelPair(p.first_segments, p.second_segments, p.first_category, p.second_category)
+            for p in pairs
+        ]
+        curated = q.curated_rows(session)
+        preds = q.predictions_by_version(session, [c.clip_pk for c in curated])
+        model_vs_human = {
+            version: ag.figures(
+                [
+                    ag.LabelPair(
+                        by_clip[c.clip_pk][0], c.segments, by_clip[c.clip_pk][1], c.category
+                    )
+                    for c in curated
+                    if c.clip_pk in by_clip
+                ]
+            )
+            for version, by_clip in sorted(preds.items())
+        }
+        return QcReport(
+            drawn=len(drawn_tasks),
+            rechecked=len(pairs),
+            pending=len(drawn_tasks) - len(pairs),
+            overall=ag.figures(label_pairs),
+            per_annotator=ag.grouped_figures(
+                label_pairs, lambda i, _p: (pairs[i].first_annotator, pairs[i].second_annotator)
+            ),
+            per_category=ag.grouped_figures(
+                label_pairs, lambda i, _p: [pairs[i].first_category or "-"]
+            ),
+            model_vs_human=model_vs_human,
+            disagreements=[p for p in pairs if p.status != "agreed"],
+            same_annotator=flagged,
+        )
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from typing import Any
 from avel_annotate import __version__
 from avel_annotate.config import Settings
 from avel_annotate.domain import report_html as html
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import store_session
 from avel_annotate.store import models as mq
 from avel_annotate.store import report as q
-from avel_annotate.store.engine import safe_url, session_scope
+from avel_annotate.store.engine import safe_url
 
 
 @dataclass(frozen=True)
@@ -49,41 +49,37 @@ def _pick_metrics(metrics: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
 
 def write_report(settings: Settings, out: Path | None = None) -> ReportSummary:
     out = out or settings.data_dir / "report.html"
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            per_split = q.category_split_counts(session)
-            outcomes = q.fetch_outcomes(session)
-            versions = mq.all_versions(session)
-            default = mq.default_version(session) or (versions[-1] if versions else None)
-            timeline = q.timeline_rows(session, default.id) if default else []
-            accuracy = {
-                key: {
-                    v.name: round(100 * m[key]["accuracy"], 2)
-                    for v in versions
-                    if isinstance((m := json.loads(v.metrics or "{}")).get(key), dict)
-                    and m[key].get("accuracy") is not None
-                }
-                for key in ("val", "test")
-            }
-            picked = _pick_metrics(json.loads(default.metrics or "{}")) if default else None
-            names = [*json.loads(default.categories), "background"] if default else []
-            version_rows = [
-                (
-                    v.name,
-                    "yes" if v.is_default else "",
-                    v.variant or v.source,
-                    v.created_at.isoformat(timespec="minutes"),
-                    ", ".join(
-                        f"{k}={n}"
-                        for k, n in json.loads(v.data_snapshot or "{}").items()
-                        if k.endswith("clips")
-                    ),
-                )
+    with store_session(settings) as session:
+        per_split = q.category_split_counts(session)
+        outcomes = q.fetch_outcomes(session)
+        versions = mq.all_versions(session)
+        default = mq.default_version(session) or (versions[-1] if versions else None)
+        timeline = q.timeline_rows(session, default.id) if default else []
+        accuracy = {
+            key: {
+                v.name: round(100 * m[key]["accuracy"], 2)
                 for v in versions
-            ]
-    finally:
-        engine.dispose()
+                if isinstance((m := json.loads(v.metrics or "{}")).get(key), dict)
+                and m[key].get("accuracy") is not None
+            }
+            for key in ("val", "test")
+        }
+        picked = _pick_metrics(json.loads(default.metrics or "{}")) if default else None
+        names = [*json.loads(default.categories), "background"] if default else []
+        version_rows = [
+            (
+                v.name,
+                "yes" if v.is_default else "",
+                v.variant or v.source,
+                v.created_at.isoformat(timespec="minutes"),
+                ", ".join(
+                    f"{k}={n}"
+                    for k, n in json.loads(v.data_snapshot or "{}").items()
+                    if k.endswith("clips")
+                ),
+            )
+            for v in versions
+        ]
     for t in timeline:
         t["model"] = default.name if default else ""
     clip_total = sum(sum(c.values()) for c in per_split.values())

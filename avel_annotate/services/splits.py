@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from avel_annotate.config import Settings
 from avel_annotate.domain.splits import SplitCandidate, assign_splits, parse_ratios
 from avel_annotate.errors import ConfigError
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import store_session
 from avel_annotate.store import clips as q
-from avel_annotate.store.engine import session_scope
 
 
 @dataclass(frozen=True)
@@ -40,37 +39,33 @@ def assign(
         fractions = parse_ratios(ratios)
     except ValueError as e:
         raise ConfigError(str(e), "write ratios like 60/20/20") from e
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            rows = q.split_rows(session)
-            kept_list = 0
-            candidates = []
-            for r in rows:
-                if r.split_source == "list" and not include_list_splits:
-                    kept_list += 1
-                    continue
-                locked = r.annotated and not force and r.split is not None
-                candidates.append(SplitCandidate(r.clip_id, r.category, r.split, locked))
-            result = assign_splits(candidates, fractions, seed)
-            by_clip = {r.clip_id: r for r in rows}
-            changes = []
-            moved = 0
-            for cid, split in result.items():
-                old = by_clip[cid]
-                if old.split != split or old.split_source != "assigned":
-                    changes.append((old.id, split))
-                    moved += old.split is not None and old.split != split
-            q.set_splits(session, changes, seed, ratios)
-            counts = Counter(result.values())
-            return SplitReport(
-                ratios=ratios,
-                seed=seed,
-                considered=len(candidates),
-                moved=moved,
-                kept_list=kept_list,
-                kept_annotated=sum(1 for c in candidates if c.locked),
-                counts=dict(sorted(counts.items())),
-            )
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        rows = q.split_rows(session)
+        kept_list = 0
+        candidates = []
+        for r in rows:
+            if r.split_source == "list" and not include_list_splits:
+                kept_list += 1
+                continue
+            locked = r.annotated and not force and r.split is not None
+            candidates.append(SplitCandidate(r.clip_id, r.category, r.split, locked))
+        result = assign_splits(candidates, fractions, seed)
+        by_clip = {r.clip_id: r for r in rows}
+        changes = []
+        moved = 0
+        for cid, split in result.items():
+            old = by_clip[cid]
+            if old.split != split or old.split_source != "assigned":
+                changes.append((old.id, split))
+                moved += old.split is not None and old.split != split
+        q.set_splits(session, changes, seed, ratios)
+        counts = Counter(result.values())
+        return SplitReport(
+            ratios=ratios,
+            seed=seed,
+            considered=len(candidates),
+            moved=moved,
+            kept_list=kept_list,
+            kept_annotated=sum(1 for c in candidates if c.locked),
+            counts=dict(sorted(counts.items())),
+        )

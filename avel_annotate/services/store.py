@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from avel_annotate.config import Settings
-from avel_annotate.store.engine import make_engine, safe_url
+from avel_annotate.store.engine import make_engine, safe_url, session_scope
 from avel_annotate.store.migrate import (
     UpgradeReport,
     current_revision,
@@ -22,6 +25,17 @@ def open_store(settings: Settings) -> Engine:
     engine = make_engine(settings.db_url)
     ensure_schema(engine)
     return engine
+
+
+@contextmanager
+def store_session(settings: Settings) -> Iterator[Session]:
+    """One unit of work on the settings' store: commit on success, roll back on error."""
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def db_upgrade(settings: Settings, revision: str = "head") -> UpgradeReport:
