@@ -32,6 +32,9 @@ def fetch_(
     ),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Retry failed clips now."),
     force: bool = typer.Option(False, "--force", help="Fetch already fetched clips again."),
+    preset: str = typer.Option(
+        "ultrafast", "--encoder-preset", help="x264 preset of the normalised mp4 (size vs CPU)."
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Fetch every pending clip (after importing --csv): 10-s mp4 + 16 kHz wav per clip."""
@@ -49,6 +52,7 @@ def fetch_(
         rate_limit_per_hour=rate_limit,
         retry_failed=retry_failed,
         force=force,
+        normalise=fetch.NormaliseSettings(preset=preset),
     )
     report = fetch.fetch_clips(settings, opts, csv_path=csv)
     if settings.json or json_out:

@@ -39,13 +39,15 @@ from avel_annotate.media import download as dl
 from avel_annotate.media import normalise as nm
 from avel_annotate.media import probe as pr
 from avel_annotate.services.clips import ImportReport, import_clip_list
-from avel_annotate.services.store import open_store
+from avel_annotate.services.progress import ProgressBar
+from avel_annotate.services.store import open_store, store_session
 from avel_annotate.store import fetch_queue as fq
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
+NormaliseSettings = nm.NormaliseSettings  # re-exported for the CLI's --encoder-preset
 YOUTUBE_URL_TEMPLATE = "https://www.youtube.com/watch?v={ytid}"
 SHORT_TOLERANCE_S = 0.1
 MIN_CONTENT_S = 0.05
@@ -117,6 +119,11 @@ def _check_options(o: FetchOptions) -> None:
         raise ConfigError(f"--cookies {o.cookies}: no such file", "export cookies.txt first")
     if o.rate_limit_per_hour is not None and o.rate_limit_per_hour <= 0:
         raise ConfigError("--rate-limit must be a positive number of clips per hour")
+    if o.normalise.preset not in nm.X264_PRESETS:
+        raise ConfigError(
+            f"--encoder-preset {o.normalise.preset!r} is not an x264 preset",
+            f"use one of {', '.join(nm.X264_PRESETS)}",
+        )
 
 
 def _pid_alive(pid: int) -> bool:
@@ -409,51 +416,11 @@ def _worker(run: _Run) -> None:
         run.stop.set()
 
 
-class _Progress:
-    """A rich progress bar on stderr (done, failed, rate, ETA), or nothing."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self._bar: Any = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("fetch"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self._task = self._bar.add_task("fetch", total=total, detail="")
-        self._bar.start()
-
-    def update(self, run: _Run, elapsed_s: float) -> None:
-        if self._bar is None:
-            return
-        with run.lock:
-            done = sum(run.outcomes[k] for k in ("fetched", "failed_permanent"))
-            failed = run.outcomes["failed_permanent"] + run.outcomes["failed_retryable"]
-            fetched = run.outcomes["fetched"]
-        rate = fetched / elapsed_s * 60 if elapsed_s > 0 else 0.0
-        detail = f"ok {fetched} failed {failed} {rate:.1f}/min"
-        self._bar.update(self._task, completed=done, detail=detail)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+def _update_progress(bar: ProgressBar, run: _Run) -> None:
+    with run.lock:
+        done = run.outcomes["fetched"] + run.outcomes["failed_permanent"]
+        failed = run.outcomes["failed_permanent"] + run.outcomes["failed_retryable"]
+    bar.set(done, failed)
 
 
 def _prepare(run: _Run, host: str) -> tuple[int, int]:
@@ -494,12 +461,12 @@ def fetch_clips(
     interrupted = False
     released = 0
     old_term = _install_sigterm()
-    progress: _Progress | None = None
+    progress: ProgressBar | None = None
     try:
         reclaimed, total = _prepare(run, host)
         if opts.proxy:
             log.info("using proxy %s", dl.mask_url(opts.proxy))
-        progress = _Progress(settings.progress, total)
+        progress = ProgressBar(settings.progress, total, "fetch")
         threads = [
             threading.Thread(target=_worker, args=(run,), name=f"fetch-{i}", daemon=True)
             for i in range(opts.workers)
@@ -511,7 +478,7 @@ def fetch_clips(
             while any(t.is_alive() for t in threads):
                 for t in threads:
                     t.join(timeout=0.2)
-                progress.update(run, time.monotonic() - started)
+                _update_progress(progress, run)
                 if time.monotonic() - last_renew > opts.lease_s / 3:
                     with session_scope(engine) as session:
                         fq.renew_leases(session, owner, opts.lease_s)
@@ -603,16 +570,12 @@ class FetchStatus:
 
 def fetch_status(settings: Settings) -> FetchStatus:
     """Counts by status and error class, the last hour's rate, and the ETA at that rate."""
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            by_status = fq.status_counts(session)
-            errors = fq.error_counts(session)
-            short = fq.short_count(session)
-            now = utcnow()
-            n_hour, first = fq.fetched_since(session, now - timedelta(hours=1))
-    finally:
-        engine.dispose()
+    with store_session(settings) as session:
+        by_status = fq.status_counts(session)
+        errors = fq.error_counts(session)
+        short = fq.short_count(session)
+        now = utcnow()
+        n_hour, first = fq.fetched_since(session, now - timedelta(hours=1))
     span_s = max(60.0, (now - first).total_seconds()) if first is not None else 3600.0
     rate = n_hour / span_s * 3600 if n_hour else 0.0
     remaining = sum(by_status.get(s, 0) for s in ("pending", "in_progress", "failed_retryable"))

@@ -51,6 +51,12 @@ class ProgressBar:
             rate = f"{self.done / elapsed * 60:.1f}/min" if elapsed > 0 else ""
             self._bar.update(self._task, advance=n, failed=self.failed, rate=rate)
 
+    def set(self, done: int, failed: int) -> None:
+        """Absolute counts, for loops whose progress is counted elsewhere (worker threads)."""
+        if done > self.done or failed != self.failed:
+            self.failed = failed
+            self.advance(done - self.done)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
