@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,7 @@ def _resolve_starts(
             continue
         found = starts.get(row.ytid, [])
         if len(found) == 1:
-            rows.append(ListRow(**{**row.__dict__, "start_s": found[0]}))
+            rows.append(replace(row, start_s=found[0]))
         else:
             why = "no stored clip" if not found else f"{len(found)} stored clips"
             problems.append(
@@ -214,7 +214,9 @@ def import_clip_list(
             _write_rejects(out_rejects, problems)
         # categories are created in order of first appearance in the list, so class
         # indices follow the list (AVE: Church bell = 0 ... Mandolin = 27)
-        names = [r.label for r in parsed.rows]
+        used = {c["_category"] for c in plan.new_clips} | {e[1] for e in plan.events}
+        used |= {u["_category"] for u in plan.updates if "_category" in u}
+        names = [r.label for r in parsed.rows if r.label in used]
         before = len(q.category_ids(session))
         cats = q.ensure_categories(session, names)
         for c in plan.new_clips:

@@ -250,3 +250,15 @@ def test_categories_are_numbered_in_order_of_first_appearance(settings: Settings
         names = list(s.scalars(select(Category.name).order_by(Category.id)))
     engine.dispose()
     assert names == ["Church bell", "Bark", "Accordion"]
+
+
+def test_rejected_rows_create_no_categories(settings: Settings, tmp_path: Path):
+    clips.import_clip_list(settings, _write(tmp_path, "a.csv", VGG))
+    other = _write(tmp_path, "c.csv", "---g-f_I2yQ,1,dog barking,test\nabcdefghijk,2,owl,train\n")
+    report = clips.import_clip_list(settings, other, skip_invalid=True)
+    assert (report.clips_new, report.rejected, report.categories_new) == (1, 1, 1)
+    engine = make_engine(settings.db_url)
+    with session_scope(engine) as s:
+        names = set(s.scalars(select(Category.name)))
+    engine.dispose()
+    assert "owl" in names and "dog barking" not in names
