@@ -18,11 +18,10 @@ from avel_annotate.domain.ids import parse_clip_id
 from avel_annotate.errors import ConfigError, FeatureError
 from avel_annotate.features.ave_h5 import export_ave_h5
 from avel_annotate.services.models import pick_extractor
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import store_session
 from avel_annotate.store import annotations as aq
 from avel_annotate.store import export as q
 from avel_annotate.store.annotations import CuratedRow
-from avel_annotate.store.engine import session_scope
 from avel_annotate.store.models import category_names
 
 log = logging.getLogger(__name__)
@@ -46,23 +45,21 @@ class ExportReport:
     card: str
 
 
-def _rows(settings: Settings, split: str | None, labels: str) -> tuple[list[CuratedRow], Any]:
-    engine = open_store(settings)
-    with session_scope(engine) as session:
+def _rows(settings: Settings, split: str | None, labels: str) -> list[CuratedRow]:
+    if labels not in ("curated", "list"):
+        raise ConfigError(f"unknown label source {labels!r}", "use curated or list")
+    with store_session(settings) as session:
         if labels == "curated":
             rows = aq.curated_rows(session, split)
-        elif labels == "list":
-            rows = q.list_label_rows(session, split)
         else:
-            raise ConfigError(f"unknown label source {labels!r}", "use curated or list")
+            rows = q.list_label_rows(session, split)
     if not rows:
-        engine.dispose()
         raise ConfigError(
             f"no clips with {labels} labels" + (f" in split {split!r}" if split else ""),
             "annotate, pull and curate first (`avel annotate pull`)",
         )
     rows.sort(key=lambda r: (SPLIT_ORDER.get(r.split or "", 3), r.clip_pk))
-    return rows, engine
+    return rows
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -89,12 +86,11 @@ def _event_hull(segments: str) -> tuple[int, int]:
 def _export_ave(
     settings: Settings,
     rows: list[CuratedRow],
-    engine: Any,
     out: Path,
     features: str | None,
     allow_random: bool,
 ) -> list[Path]:
-    with session_scope(engine) as session:
+    with store_session(settings) as session:
         extractor = pick_extractor(session, features)
         paths = q.feature_paths(session, [r.clip_pk for r in rows], extractor)
         categories = category_names(session)
@@ -166,9 +162,9 @@ def _annotation_record(a: aq.AnnotationRow) -> dict[str, Any]:
     }
 
 
-def _export_jsonl(rows: list[CuratedRow], engine: Any, path: Path) -> list[Path]:
+def _export_jsonl(settings: Settings, rows: list[CuratedRow], path: Path) -> list[Path]:
     pks = [r.clip_pk for r in rows]
-    with session_scope(engine) as session:
+    with store_session(settings) as session:
         annotations = aq.annotation_rows(session, pks)
         drawn = q.drawn_clip_pks(session)
         predictions = aq.predictions_by_version(session, pks)
@@ -266,19 +262,17 @@ def export(
     """Write the labelled clips of ``split`` (or all splits) in ``fmt`` under ``out``."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}", f"use one of {', '.join(FORMATS)}")
-    rows, engine = _rows(settings, split, labels)
-    try:
-        if fmt == "ave-h5":
-            files = _export_ave(settings, rows, engine, out, features, allow_random_features)
-            card = out / "DATASET_CARD.md"
+    rows = _rows(settings, split, labels)
+    if fmt == "ave-h5":
+        files = _export_ave(settings, rows, out, features, allow_random_features)
+        card = out / "DATASET_CARD.md"
+    else:
+        target = out if out.suffix == f".{fmt}" else out / f"labels.{fmt}"
+        if fmt == "csv":
+            files = _export_csv(rows, target)
         else:
-            target = out if out.suffix == f".{fmt}" else out / f"labels.{fmt}"
-            files = (
-                _export_csv(rows, target) if fmt == "csv" else _export_jsonl(rows, engine, target)
-            )
-            card = target.with_name(f"{target.stem}.card.md")
-    finally:
-        engine.dispose()
+            files = _export_jsonl(settings, rows, target)
+        card = target.with_name(f"{target.stem}.card.md")
     agreement = None
     if labels == "curated":
         from avel_annotate.services.qc import qc_report

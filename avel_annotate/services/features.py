@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -15,6 +14,7 @@ from avel_annotate.errors import ClipListError, FeatureError
 from avel_annotate.features.ave_h5 import AVE_EXTRACTOR, import_ave_h5
 from avel_annotate.features.extract import ClipResult, Extractor, ExtractorOptions
 from avel_annotate.features.store_files import feature_path, read_features, write_features
+from avel_annotate.features.weights import sha256_file
 from avel_annotate.media.decode import decode_clip, decoder_description
 from avel_annotate.services.progress import ProgressBar
 from avel_annotate.services.store import open_store
@@ -38,14 +38,6 @@ class FeatureReport:
     failures: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     clips_per_s: float = 0.0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def extract_features(
@@ -95,7 +87,7 @@ def extract_features(
                         is_random=provenance.random,
                         weights_sha256=f"{provenance.visual_weights};{provenance.audio_weights}",
                         provenance=provenance.to_json(),
-                        sha256=_sha256(path),
+                        sha256=sha256_file(path),
                     )
                 bar.advance()
 
