@@ -187,7 +187,9 @@ def _push_to_labelstudio(settings: Settings, model: str) -> tuple[int | None, st
         find_label_studio()
     except LabelStudioError:
         return None, "not installed: pip install 'avel-annotate[server]' to add the server"
-    handle, served = start_local_server(settings, port=free_port(18080))
+    # the port `avel labelstudio serve` uses by default, so the project the demo made is found
+    # again under the same server URL when the user opens it later
+    handle, served = start_local_server(settings, port=free_port(8080))
     try:
         from avel_annotate.config import load_settings
 
