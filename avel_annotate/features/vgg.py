@@ -33,22 +33,26 @@ VGG19_CFG: tuple[int | str, ...] = (
 )  # fmt: skip
 
 
+def vgg_layers(cfg: tuple[int | str, ...], in_channels: int) -> nn.Sequential:
+    """A VGG conv stack: 3x3 conv + ReLU per number, 2x2 max-pool per "M" (torchvision's
+    ``features.<i>`` indices, which VGGish's checkpoints share)."""
+    layers: list[nn.Module] = []
+    in_ch = in_channels
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [nn.Conv2d(in_ch, int(v), kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            in_ch = int(v)
+    return nn.Sequential(*layers)
+
+
 class VGG19Pool5(nn.Module):
     """VGG-19 convolution stack to pool5: ``[N, 3, 224, 224] -> [N, 512, 7, 7]``."""
 
     def __init__(self) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        in_ch = 3
-        for v in VGG19_CFG:
-            if v == "M":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                out_ch = int(v)
-                layers.append(nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1))
-                layers.append(nn.ReLU(inplace=True))
-                in_ch = out_ch
-        self.features = nn.Sequential(*layers)
+        self.features = vgg_layers(VGG19_CFG, in_channels=3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)

@@ -18,6 +18,8 @@ import math
 import torch
 from torch import nn
 
+from avel_annotate.features.vgg import vgg_layers
+
 SAMPLE_RATE = 16_000
 WINDOW_SAMPLES = 400  # 25 ms
 HOP_SAMPLES = 160  # 10 ms
@@ -118,15 +120,7 @@ class VGGish(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        in_ch = 1
-        for v in VGGISH_CFG:
-            if v == "M":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                layers += [nn.Conv2d(in_ch, int(v), kernel_size=3, padding=1), nn.ReLU(True)]
-                in_ch = int(v)
-        self.features = nn.Sequential(*layers)
+        self.features = vgg_layers(VGGISH_CFG, in_channels=1)
         self.embeddings = nn.Sequential(
             nn.Linear(512 * 6 * 4, 4096),
             nn.ReLU(True),
