@@ -52,7 +52,7 @@ def extract(
         emit_json(report)
         return
     if report.random_weights:
-        line("[bold red]RANDOM WEIGHTS[/]: these features are for demos only")
+        line("RANDOM WEIGHTS: these features are for demos only", style="bold red")
     for failure in report.failures:
         line(f"failed {failure}")
     kv(

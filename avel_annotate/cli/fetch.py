@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from avel_annotate.cli.render import counts, emit_json, kv, line, rows
 from avel_annotate.config import Settings
@@ -81,10 +80,7 @@ def fetch_(
             rows(
                 "failures",
                 ["clip", "class", "status", "message"],
-                [
-                    (f.clip_id, f.error_class, f.status, escape(f.message[:160]))
-                    for f in report.failures
-                ],
+                [(f.clip_id, f.error_class, f.status, f.message[:160]) for f in report.failures],
             )
     if report.interrupted:
         raise typer.Exit(130)

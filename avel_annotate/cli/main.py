@@ -40,6 +40,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain click help: Typer's rich help shows flags as `--json <bool>` (they take no value)
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 # in the order of the loop: clip lists -> media -> features -> annotation -> models -> outputs

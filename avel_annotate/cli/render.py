@@ -1,4 +1,10 @@
-"""Printing reports: a JSON document with ``--json``, else a compact human view."""
+"""Printing reports: a JSON document with ``--json``, else a compact human view.
+
+Everything printed here is literal: clip ids, labels, paths and messages are user data, so no
+string is ever read as Rich markup (``[bold]``, ``[/path]``) or as an emoji code (``:smile:``).
+Cells and titles are ``Text`` objects and both consoles have markup, emoji and highlighting off;
+the only styling is the explicit ``style`` a caller passes.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,19 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-_out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+_out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+
+
+def literal(value: Any) -> Text:
+    """A value as plain text: ``None`` as ``-``, never parsed as markup."""
+    return Text("-" if value is None else str(value))
+
+
+def _table(title: str, **kwargs: Any) -> Table:
+    return Table(title=literal(title), title_justify="left", **kwargs)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -36,31 +52,32 @@ def emit_json(value: Any) -> None:
 
 
 def kv(title: str, pairs: Mapping[str, Any]) -> None:
-    table = Table(title=title, show_header=False, box=None, title_justify="left")
+    table = _table(title, show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
     for key, value in pairs.items():
-        table.add_row(str(key), "-" if value is None else str(value))
+        table.add_row(literal(key), literal(value))
     _out.print(table)
 
 
 def counts(title: str, data: Mapping[str, int], key_name: str = "") -> None:
-    table = Table(title=title, title_justify="left")
-    table.add_column(key_name or "key")
-    table.add_column("count", justify="right")
+    table = _table(title)
+    table.add_column(literal(key_name or "key"))
+    table.add_column(literal("count"), justify="right")
     for key, n in sorted(data.items(), key=lambda kv: (-kv[1], kv[0])):
-        table.add_row(key, str(n))
+        table.add_row(literal(key), literal(n))
     _out.print(table)
 
 
 def rows(title: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
-    table = Table(title=title, title_justify="left")
+    table = _table(title)
     for col in columns:
-        table.add_column(col)
+        table.add_column(literal(col))
     for row in data:
-        table.add_row(*["-" if v is None else str(v) for v in row])
+        table.add_row(*[literal(v) for v in row])
     _out.print(table)
 
 
-def line(text: str) -> None:
-    _out.print(text, highlight=False)
+def line(text: str, style: str | None = None) -> None:
+    """One line on stdout, literally; ``style`` (e.g. ``"bold red"``) is the only styling."""
+    _out.print(Text(text, style=style or ""))
