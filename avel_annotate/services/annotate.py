@@ -32,7 +32,7 @@ from avel_annotate.services.curation import CurationChanges, recompute_curated
 from avel_annotate.services.labelstudio import client_for, label_config
 from avel_annotate.services.store import open_store, store_session
 from avel_annotate.store import annotations as q
-from avel_annotate.store.clips import category_ids
+from avel_annotate.store.clips import category_ids, category_names
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Annotation, LsProject, utcnow
 
@@ -61,7 +61,7 @@ class PushReport:
 def _ensure_project(client: LsClient, settings: Settings, title: str) -> tuple[int, int]:
     """``(store project pk, Label Studio project id)``: found, or created with our config."""
     with store_session(settings) as session:
-        config = label_config(q.category_names(session))
+        config = label_config(category_names(session))
         sha = config_sha256(config)
         proj = q.get_project(session, client.url, title)
         if proj is not None and client.project_exists(proj.ls_project_id):
@@ -155,7 +155,7 @@ def push(
                 log.info("recorded %d tasks found on the server but not in the store", len(rows))
             candidates = q.push_candidates(session, project_pk, split)
             preds = q.predictions_of(session, mv_pk) if mv_pk is not None else {}
-            cats = set(q.category_names(session))
+            cats = set(category_names(session))
         if order == "random":
             random.Random(seed).shuffle(candidates)
         elif order == "uncertainty":

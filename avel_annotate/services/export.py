@@ -22,7 +22,7 @@ from avel_annotate.services.store import store_session
 from avel_annotate.store import annotations as aq
 from avel_annotate.store import export as q
 from avel_annotate.store.annotations import CuratedRow
-from avel_annotate.store.models import category_names
+from avel_annotate.store.clips import category_names
 
 log = logging.getLogger(__name__)
 FORMATS = ("ave-h5", "csv", "jsonl")
@@ -166,7 +166,7 @@ def _export_jsonl(settings: Settings, rows: list[CuratedRow], path: Path) -> lis
     pks = [r.clip_pk for r in rows]
     with store_session(settings) as session:
         annotations = aq.annotation_rows(session, pks)
-        drawn = q.drawn_clip_pks(session)
+        drawn = aq.drawn_clip_pks(session)
         predictions = aq.predictions_by_version(session, pks)
     by_clip: dict[int, list[aq.AnnotationRow]] = defaultdict(list)
     for a in annotations:

@@ -31,6 +31,7 @@ from avel_annotate.model.train import EpochRecord, TrainConfig, train
 from avel_annotate.services.store import store_session
 from avel_annotate.services.training_data import FeatureFileDataset
 from avel_annotate.store import models as q
+from avel_annotate.store.clips import category_names
 from avel_annotate.store.tables import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ def _store_datasets(
 ) -> tuple[ClipDataset, ClipDataset, list[str], dict[str, Any]]:
     with store_session(settings) as session:
         name = pick_extractor(session, extractor)
-        categories = q.category_names(session)
+        categories = category_names(session)
         train_items = q.labelled_features(session, split, name, labels)
         val_items = q.labelled_features(session, val_split, name, labels)
     what = "curated labels" if labels == "curated" else "list labels"
@@ -511,7 +512,7 @@ def import_official(
     with store_session(settings) as session:
         if q.get_version(session, name) is not None:
             raise ConfigError(f"model version {name!r} already exists", "choose another --name")
-        store_names = q.category_names(session)
+        store_names = category_names(session)
     if categories_file is not None:
         categories = [
             line.strip() for line in categories_file.read_text().splitlines() if line.strip()

@@ -46,10 +46,6 @@ def add_project(
     return project
 
 
-def category_names(session: Session) -> list[str]:
-    return list(session.scalars(select(Category.name).order_by(Category.name)))
-
-
 @dataclass(frozen=True)
 class PushCandidate:
     pk: int
@@ -222,10 +218,12 @@ def set_ground_truth(session: Session, annotation_pk: int) -> None:
 
 
 def considered_task_pks(session: Session) -> set[int]:
+    """Tasks any draw has looked at, drawn or not (a task is considered once)."""
     return set(session.scalars(select(QcDraw.task_id)))
 
 
 def drawn_clip_pks(session: Session) -> set[int]:
+    """Clips a draw selected for an independent re-check (not those it only considered)."""
     return set(session.scalars(select(QcDraw.clip_id).where(QcDraw.selected.is_(True))))
 
 

@@ -35,6 +35,14 @@ class StoredClipKey:
     source_format: str
 
 
+def category_names(session: Session) -> list[str]:
+    """All category names in class-index order (id order: first appearance in the clip lists).
+
+    The one category order of the toolkit: model heads, exports and label configs use it.
+    """
+    return list(session.scalars(select(Category.name).order_by(Category.id)))
+
+
 def category_ids(session: Session) -> dict[str, int]:
     return {name: cid for cid, name in session.execute(select(Category.id, Category.name))}
 

@@ -36,9 +36,3 @@ def feature_paths(session: Session, clip_pks: Iterable[int], extractor: str) -> 
         )
         out.update({pk: path for pk, path in session.execute(stmt)})
     return out
-
-
-def drawn_clip_pks(session: Session) -> set[int]:
-    from avel_annotate.store.tables import QcDraw
-
-    return set(session.scalars(select(QcDraw.clip_id)))

@@ -53,11 +53,6 @@ def set_metrics(session: Session, version: ModelVersion, key: str, metrics: dict
     version.metrics = json.dumps(current)
 
 
-def category_names(session: Session) -> list[str]:
-    """All categories in id order: the class index order of models trained on the store."""
-    return list(session.scalars(select(Category.name).order_by(Category.id)))
-
-
 @dataclass(frozen=True)
 class LabelledFeatures:
     clip_id: str
