@@ -42,7 +42,7 @@ class Settings:
     verbose: bool = False
     json: bool = False
     progress: bool = True
-    device: str = "cpu"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
 
     @property
     def clips_dir(self) -> Path:

@@ -8,6 +8,7 @@ import typer
 
 from avel_annotate.cli.render import emit_json, kv, line
 from avel_annotate.config import Settings
+from avel_annotate.domain.device import DEVICE_HELP
 from avel_annotate.services import features
 
 app = typer.Typer(help="Per-second VGG-19 pool5 + VGGish features for fetched clips.")
@@ -18,7 +19,7 @@ def extract(
     ctx: typer.Context,
     split: str | None = typer.Option(None, "--split", help="Only clips of this split."),
     limit: int | None = typer.Option(None, "--limit", min=1),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N."),
+    device: str | None = typer.Option(None, "--device", help=DEVICE_HELP + " Env: AVEL_DEVICE."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 | bfloat16 (autocast)."),
     visual: str = typer.Option("vgg19", "--visual", help="vgg19 | resnet18."),
     fps: int = typer.Option(16, "--frames-per-second", min=1),
@@ -36,7 +37,7 @@ def extract(
     """Compute visual [10,7,7,512] and audio [10,128] float16 features per clip."""
     settings: Settings = ctx.obj
     options = features.ExtractOptions(
-        device=device,
+        device=device or settings.device,
         dtype=dtype,
         visual=visual,
         frames_per_second=fps,
@@ -63,6 +64,7 @@ def extract(
             "failed": report.failed,
             "seconds": report.wall_s,
             "clips/s": report.clips_per_s,
+            "device": report.device,
         },
     )
 

@@ -8,6 +8,7 @@ import typer
 
 from avel_annotate.cli.render import emit_json, kv, line, rows
 from avel_annotate.config import Settings
+from avel_annotate.domain.device import DEVICE_HELP
 from avel_annotate.services import models
 
 app = typer.Typer(help="Register models: import official checkpoints, choose the default.")
@@ -26,7 +27,7 @@ def train(
     batch_size: int = typer.Option(128, "--batch-size", min=1),
     seed: int = typer.Option(0, "--seed"),
     bf16: bool = typer.Option(False, "--bf16", help="bfloat16 autocast (fast on AMX CPUs)."),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N."),
+    device: str | None = typer.Option(None, "--device", help=DEVICE_HELP + " Env: AVEL_DEVICE."),
     name: str | None = typer.Option(None, "--name", help="Version name (default cpsp-<time>)."),
     from_ave_h5: Path | None = typer.Option(
         None, "--from-ave-h5", help="Train on the authors' AVE feature release in this folder."
@@ -68,7 +69,7 @@ def train(
         allow_random_features=allow_random,
         make_default=not no_default,
         on_epoch=on_epoch,
-        device=device,
+        device=device or settings.device,
     )
     if settings.json or json_out:
         emit_json(report)
@@ -85,6 +86,7 @@ def train(
             "previous val accuracy": report.previous_val_accuracy,
             "default now": report.is_default,
             "seconds": report.seconds,
+            "device": report.device,
         },
     )
 

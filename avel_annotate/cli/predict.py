@@ -6,6 +6,7 @@ import typer
 
 from avel_annotate.cli.render import emit_json, kv
 from avel_annotate.config import Settings
+from avel_annotate.domain.device import DEVICE_HELP
 from avel_annotate.services import predict as service
 
 
@@ -14,7 +15,7 @@ def predict(
     model: str | None = typer.Option(None, "--model", help="Version (default: the default)."),
     split: str | None = typer.Option(None, "--split", help="Only clips of this split."),
     limit: int | None = typer.Option(None, "--limit", min=1),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda."),
+    device: str | None = typer.Option(None, "--device", help=DEVICE_HELP + " Env: AVEL_DEVICE."),
     features: str | None = typer.Option(None, "--features", help="Feature kind in the store."),
     allow_random: bool = typer.Option(False, "--allow-random-features"),
     json_out: bool = typer.Option(False, "--json"),
@@ -26,7 +27,7 @@ def predict(
         model,
         split=split,
         limit=limit,
-        device=device,
+        device=device or settings.device,
         features=features,
         allow_random_features=allow_random,
     )

@@ -16,6 +16,7 @@ from avel_annotate.features.extract import ClipResult, Extractor, ExtractorOptio
 from avel_annotate.features.store_files import feature_path, read_features, write_features
 from avel_annotate.features.weights import sha256_file
 from avel_annotate.media.decode import decode_clip, decoder_description
+from avel_annotate.services.device import pick_device
 from avel_annotate.services.progress import ProgressBar
 from avel_annotate.services.store import open_store
 from avel_annotate.store import features as q
@@ -38,6 +39,7 @@ class FeatureReport:
     failures: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     clips_per_s: float = 0.0
+    device: str = "cpu"
 
 
 def extract_features(
@@ -53,7 +55,7 @@ def extract_features(
     Features made with random weights go to a separate feature kind (``<name>-random``) so they
     can never be mixed with real ones, and training refuses them unless told otherwise.
     """
-    options = replace(options, decoder=decoder_description())
+    options = replace(options, decoder=decoder_description(), device=pick_device(options.device))
     extractor = Extractor.from_options(options)
     name = extractor.name + (RANDOM_SUFFIX if extractor.provenance.random else "")
     provenance = replace(extractor.provenance, extractor=name)
@@ -106,6 +108,7 @@ def extract_features(
         failures=failures,
         wall_s=round(wall, 2),
         clips_per_s=round(summary.n_ok / wall, 3) if wall > 0 and summary.n_ok else 0.0,
+        device=options.device,
     )
 
 

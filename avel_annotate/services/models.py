@@ -28,6 +28,7 @@ from avel_annotate.model.evaluate import evaluate
 from avel_annotate.model.network import CPSPNet
 from avel_annotate.model.official import load_official
 from avel_annotate.model.train import EpochRecord, TrainConfig, train
+from avel_annotate.services.device import pick_device
 from avel_annotate.services.store import store_session
 from avel_annotate.services.training_data import FeatureFileDataset
 from avel_annotate.store import models as q
@@ -159,6 +160,7 @@ class TrainReport:
     is_default: bool
     seconds: float
     val_metrics: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
 
 
 def _ave_categories(root: Path, n: int) -> list[str]:
@@ -256,6 +258,7 @@ def _card(name: str, config: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"supervision, tau {config['model']['tau']}, C = {config['model']['n_categories']}",
         f"- Training stages: {', '.join(config['train']['stages'])}; "
         f"seed {config['train']['seed']}",
+        f"- Trained on: {config.get('device', 'unknown')}",
         f"- Data: {json.dumps(snap, sort_keys=True)}",
         f"- Validation segment accuracy: {val.get('accuracy', float('nan')):.4f}",
         "",
@@ -286,7 +289,7 @@ def train_model(
     labels: str = "curated",
     allow_random_features: bool = False,
     make_default: bool = True,
-    device: str = "cpu",
+    device: str | None = "auto",
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainReport:
     """Train and register a model version; re-running with the same name resumes."""
@@ -294,6 +297,7 @@ def train_model(
         raise ConfigError(f"unknown setting {setting!r}", "use fully or weakly")
     if labels not in ("curated", "list"):
         raise ConfigError(f"unknown label source {labels!r}", "use curated or list")
+    device = pick_device(device)
     name = name or datetime.now(UTC).strftime("cpsp-%Y%m%d-%H%M%S")
     out = version_dir(settings, name)
     with store_session(settings) as session:
@@ -363,6 +367,7 @@ def train_model(
         "train": train_config.to_dict(),
         "categories": categories,
         "data": snapshot,
+        "device": device,
     }
     metrics = {
         "val": result.val_metrics,
@@ -404,6 +409,7 @@ def train_model(
         is_default=make_default,
         seconds=round(seconds, 1),
         val_metrics=result.val_metrics,
+        device=device,
     )
 
 

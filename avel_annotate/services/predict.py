@@ -14,6 +14,7 @@ from avel_annotate.domain.segments import from_list
 from avel_annotate.errors import FeatureError
 from avel_annotate.features.store_files import read_features
 from avel_annotate.model.network import predict as model_predict
+from avel_annotate.services.device import pick_device
 from avel_annotate.services.models import load_version, pick_extractor
 from avel_annotate.services.progress import ProgressBar
 from avel_annotate.services.store import open_store
@@ -42,6 +43,7 @@ class PredictReport:
     selected: int
     predicted: int
     skipped_random: int
+    device: str = "cpu"
 
 
 def predict(
@@ -50,12 +52,13 @@ def predict(
     *,
     split: str | None = None,
     limit: int | None = None,
-    device: str = "cpu",
+    device: str | None = "auto",
     features: str | None = None,
     batch_size: int = 64,
     allow_random_features: bool = False,
 ) -> PredictReport:
     """Predict every clip with features not yet predicted by this version (resumable)."""
+    device = pick_device(device)
     loaded = load_version(settings, model)
     net = loaded.model.to(device).eval()
     background = net.config.n_categories
@@ -107,4 +110,4 @@ def predict(
                 bar.advance(len(rows))
     finally:
         engine.dispose()
-    return PredictReport(loaded.name, extractor, len(todo), done, random_count)
+    return PredictReport(loaded.name, extractor, len(todo), done, random_count, device)
