@@ -31,9 +31,9 @@ def current(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) 
     settings: Settings = ctx.obj
     report = store.db_current(settings)
     if settings.json or json_out:
-        emit_json({**report.__dict__, "up_to_date": report.up_to_date})
+        emit_json({**report.__dict__, "up_to_date": report.up_to_date, "state": report.state})
     else:
-        state = "up to date" if report.up_to_date else "outdated: run `avel db upgrade`"
+        state = report.state
         kv(
             "database",
             {"url": report.url, "revision": report.current, "head": report.head, "state": state},

@@ -16,6 +16,7 @@ from avel_annotate.store.migrate import (
     current_revision,
     ensure_schema,
     head_revision,
+    is_known_revision,
     upgrade,
 )
 
@@ -55,6 +56,19 @@ class DbCurrentReport:
     @property
     def up_to_date(self) -> bool:
         return self.current == self.head
+
+    @property
+    def state(self) -> str:
+        """What the revision means, with the fix: up to date, outdated, newer, or not created."""
+        if self.up_to_date:
+            return "up to date"
+        if self.current is None:
+            return "not created yet: any command (or `avel db upgrade`) creates it"
+        if not is_known_revision(self.current):
+            return (
+                "newer than this avel-annotate (written by a newer version): upgrade avel-annotate"
+            )
+        return "outdated: run `avel db upgrade`"
 
 
 def db_current(settings: Settings) -> DbCurrentReport:

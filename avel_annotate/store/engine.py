@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -37,6 +38,50 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_path(engine: Engine) -> Path | None:
+    """The file of a SQLite database (``None`` for PostgreSQL or an in-memory database)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    return Path(database) if database and database != ":memory:" else None
+
+
+def db_error(engine: Engine, e: SQLAlchemyError, doing: str = "failed") -> StoreError:
+    """One StoreError for a driver error, with the fix that fits the backend and the cause."""
+    orig = getattr(e, "orig", None) or e
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    path = sqlite_path(engine)
+    if path is None and engine.dialect.name == "sqlite":
+        return StoreError(f"in-memory database {doing}: {first}")
+    if path is None:
+        return StoreError(
+            f"database {safe_url(str(engine.url))} {doing}: {first}",
+            "check that the server is running and the URL is right",
+        )
+    low = first.lower()
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return StoreError(
+            f"database file {path} is corrupt or not a SQLite database ({first})",
+            f"restore it from a backup, or move it away (mv {path} {path}.corrupt) to start a new "
+            "store",
+        )
+    if "readonly" in low or "read-only" in low or "unable to open" in low:
+        return StoreError(
+            f"cannot write the database {path} ({first})",
+            f"make {path.parent} and the files in it writable, or use --data-dir/--db elsewhere",
+        )
+    if "disk is full" in low or "disk i/o" in low:
+        return StoreError(
+            f"database {path} {doing}: {first}", f"free space on the disk holding {path.parent}"
+        )
+    if "locked" in low or "busy" in low:
+        return StoreError(
+            f"database {path} {doing}: {first}",
+            "another avel process holds it too long; wait for it or stop it",
+        )
+    return StoreError(f"database {path} {doing}: {first}")
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_db_url(url)
     try:
@@ -48,9 +93,14 @@ def make_engine(url: str) -> Engine:
         ) from e
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            from pathlib import Path
-
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(
+                    f"cannot create the database folder {folder}: {e.strerror}",
+                    "make its parent writable, or use --data-dir/--db elsewhere",
+                ) from e
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -73,10 +123,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.commit()
     except OperationalError as e:
         session.rollback()
-        raise StoreError(
-            f"database {safe_url(str(engine.url))} failed: {str(e.orig).strip().splitlines()[0]}",
-            "check that the server is running and the URL is right",
-        ) from e
+        raise db_error(engine, e) from e
     except AvelError:
         session.rollback()
         raise
