@@ -7,7 +7,8 @@ database to head yields exactly this metadata.
 
 Conventions: times are naive UTC (``utcnow()``); ten per-second labels are a 10-character string
 of ``0``/``1`` (segment t is character t); JSON payloads are TEXT so SQLite and PostgreSQL agree.
-Status values are plain strings listed in the ``*_STATUSES`` tuples below.
+Closed vocabularies (clip status, QC decision, annotation change, label source) are the
+``StrEnum``s of ``domain/vocab.py``, each with a CHECK constraint (revision 0002).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -29,6 +31,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from avel_annotate.domain.vocab import (
+    AnnotationChange,
+    ClipStatus,
+    LabelSource,
+    QcDecision,
+    check_sql,
+)
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -37,14 +47,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-CLIP_STATUSES = (
-    "pending",
-    "in_progress",
-    "fetched",
-    "failed_retryable",
-    "failed_permanent",
-    "skipped",
-)
+CLIP_STATUSES = tuple(s.value for s in ClipStatus)
 SPLITS = ("train", "val", "test")
 
 
@@ -73,6 +76,7 @@ class Clip(Base):
         UniqueConstraint("ytid", "start_s"),
         Index("ix_clip_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_clip_split", "split"),
+        CheckConstraint(check_sql("status", ClipStatus), name="status_vocabulary"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -266,6 +270,9 @@ class AnnotationRevision(Base):
     """Every state an annotation was seen in: created, updated, deleted."""
 
     __tablename__ = "annotation_revision"
+    __table_args__ = (
+        CheckConstraint(check_sql("change", AnnotationChange), name="change_vocabulary"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     annotation_id: Mapped[int] = mapped_column(
@@ -303,6 +310,9 @@ class Adjudication(Base):
     """A decision on a disagreement: accept one annotation, or send the clip to a third pass."""
 
     __tablename__ = "adjudication"
+    __table_args__ = (
+        CheckConstraint(check_sql("decision", QcDecision), name="decision_vocabulary"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"), index=True)
@@ -317,7 +327,10 @@ class CuratedLabel(Base):
     """A clip's final ten labels and category, with where they came from. Training reads these."""
 
     __tablename__ = "curated_label"
-    __table_args__ = (UniqueConstraint("clip_id"),)
+    __table_args__ = (
+        UniqueConstraint("clip_id"),
+        CheckConstraint(check_sql("provenance", LabelSource), name="provenance_vocabulary"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"))
