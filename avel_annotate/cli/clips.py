@@ -41,6 +41,8 @@ def import_(
         return
     for problem in report.problems:
         line(f"skipped {problem}")
+    for warning in report.warnings:
+        line(warning)
     kv(
         f"imported {report.path} ({report.format})",
         {

@@ -4,14 +4,20 @@ Pure functions over text. Validation is whole-file: :func:`parse_clip_list` retu
 and every problem (``FILE:LINE: reason``); the caller decides whether anything is imported.
 Quirks handled: CRLF line ends, a UTF-8 BOM, optional header lines, double-quoted labels with
 commas, ``1.0``-style starts, ids that begin with ``-``, blank lines (ignored, never counted).
+
+Rows end at ``\n`` (``\r\n``) only: U+2028, U+0085, ``\x0b`` and the other characters
+``str.splitlines`` treats as line ends stay inside their row (and are reported there), so line
+numbers are what an editor shows. Numbers are ASCII digits only (no ``²``, ``١٢``, ``1_0``,
+``1e5``). Every field is checked against the column it is stored in (``MAX_*`` below: the
+store's column sizes are these constants), so SQLite and PostgreSQL accept the same lists. A line
+longer than ``MAX_LINE_CHARS`` is reported without being split into fields.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from avel_annotate.domain.ids import is_valid_ytid, make_clip_id
@@ -19,7 +25,10 @@ from avel_annotate.domain.ids import is_valid_ytid, make_clip_id
 FORMATS = ("vggsound", "vggsound-files", "ave", "avel100k")
 N_SEGMENTS = 10
 AVE_CLIP_SECONDS = 10
-MAX_LABEL_LEN = 200
+MAX_LABEL_LEN = 200  # category.name
+MAX_QUALITY_LEN = 40  # list_event.quality
+MAX_PATH_LEN = 500  # clip.source_file: the clip list's path
+MAX_LINE_CHARS = 10_000  # no valid row comes near; longer lines are reported, not parsed
 
 _HEADER_WORDS = {
     "ytid", "youtube_id", "youtubeid", "video_id", "videoid", "id", "start", "start_s",
@@ -28,7 +37,9 @@ _HEADER_WORDS = {
 }  # fmt: skip
 _FILE_RE = re.compile(r"([A-Za-z0-9_-]{11})_(\d{6})\.mp4")
 _CLIPID_RE = re.compile(r"([A-Za-z0-9_-]{11})_(\d{6})")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NUMBER_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]*))?")  # ASCII digits, optional ".0"
+_LINE_END_RE = re.compile(r"\r?\n")
 
 
 @dataclass(frozen=True)
@@ -63,13 +74,21 @@ class ParsedList:
     rows: tuple[ListRow, ...]
     problems: tuple[RowProblem, ...]
     header_line: int | None = None
+    warnings: tuple[RowProblem, ...] = ()  # kept rows worth a look (zero-length AVE events)
 
     def problem_lines(self) -> list[str]:
         return [f"{self.path}:{p.line}: {p.reason}" for p in self.problems]
 
+    def warning_lines(self) -> list[str]:
+        return [f"{self.path}:{p.line}: warning: {p.reason}" for p in self.warnings]
+
 
 class _RowError(ValueError):
     pass
+
+
+class TruncatedLine(str):
+    """The start of a line that was longer than a reader keeps (reported, never parsed)."""
 
 
 def decode_text(data: bytes) -> str:
@@ -77,7 +96,7 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8-sig")
 
 
-def detect_format(lines: Sequence[str]) -> str:
+def detect_format(lines: Iterable[str]) -> str:
     """Guess the format from the first non-blank line."""
     for line in lines:
         if not line.strip():
@@ -106,14 +125,18 @@ def _is_header(fields: list[str]) -> bool:
 
 
 def _label(text: str) -> str:
-    label = text.strip()
-    if not label:
-        raise _RowError("empty label")
-    if _CONTROL_RE.search(label):
-        raise _RowError("label contains control characters")
-    if len(label) > MAX_LABEL_LEN:
-        raise _RowError(f"label longer than {MAX_LABEL_LEN} characters")
-    return label
+    return _checked_text(text, "label", MAX_LABEL_LEN)
+
+
+def _checked_text(text: str, what: str, max_len: int) -> str:
+    value = text.strip()
+    if not value:
+        raise _RowError(f"empty {what}")
+    if _CONTROL_RE.search(value):
+        raise _RowError(f"{what} contains control characters (line separators included)")
+    if len(value) > max_len:
+        raise _RowError(f"{what} is {len(value)} characters long; at most {max_len} are kept")
+    return value
 
 
 def _ytid(text: str) -> str:
@@ -124,22 +147,30 @@ def _ytid(text: str) -> str:
     return ytid
 
 
+def split_lines(text: str) -> list[str]:
+    """The rows of a list: split at ``\n`` / ``\r\n`` only (not at U+2028, U+0085, ``\x0b``)."""
+    lines = _LINE_END_RE.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _seconds(raw: str, what: str) -> int:
+    """A whole number of seconds in ASCII digits (``30``, ``30.0``); anything else is refused."""
+    match = _NUMBER_RE.fullmatch(raw)
+    if match is None:
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise _RowError(f"{what} {shown!r} is not a number (use the digits 0-9)")
+    if match.group(1):
+        raise _RowError(f"{what} {raw!r} is negative")
+    if (match.group(3) or "").strip("0"):
+        raise _RowError(f"{what} {raw!r} is not a whole number of seconds")
+    return int(match.group(2))
+
+
 def _start(text: str) -> int:
     raw = text.strip()
-    if raw.isdigit():
-        value = int(raw)
-    else:
-        try:
-            number = float(raw)
-        except ValueError:
-            raise _RowError(f"start {raw!r} is not a number") from None
-        if not math.isfinite(number):
-            raise _RowError(f"start {raw!r} is not a finite number")
-        if number < 0:
-            raise _RowError(f"start {raw!r} is negative")
-        if number != int(number):
-            raise _RowError(f"start {raw!r} is not a whole number of seconds")
-        value = int(number)
+    value = _seconds(raw, "start")
     if value > 999_999:
         raise _RowError(f"start {raw!r} is larger than 999999 s")
     return value
@@ -160,14 +191,7 @@ def _segments(text: str) -> str:
 
 
 def _whole_second(text: str, what: str) -> int:
-    raw = text.strip()
-    try:
-        number = float(raw)
-    except ValueError:
-        raise _RowError(f"{what} {raw!r} is not a number") from None
-    if not math.isfinite(number) or number != int(number):
-        raise _RowError(f"{what} {raw!r} is not a whole second")
-    value = int(number)
+    value = _seconds(text.strip(), what)
     if not 0 <= value <= AVE_CLIP_SECONDS:
         raise _RowError(f"{what} {value} is outside the 10-s clip (0..10)")
     return value
@@ -207,9 +231,7 @@ def _parse_ave(fields: list[str], line: int) -> ListRow:
     end = _whole_second(fields[4], "EndTime")
     if end < start:
         raise _RowError(f"EndTime {end} is before StartTime {start}")
-    quality = fields[2].strip()
-    if not quality:
-        raise _RowError("empty Quality")
+    quality = _checked_text(fields[2], "Quality", MAX_QUALITY_LEN)
     return ListRow(
         line=line,
         ytid=_ytid(fields[1]),
@@ -249,24 +271,41 @@ _PARSERS = {
 }
 
 
+def _too_long(line: str) -> bool:
+    return isinstance(line, TruncatedLine) or len(line) > MAX_LINE_CHARS
+
+
 def _shown(raw: str) -> str:
     return raw if len(raw) <= 120 else raw[:117] + "..."
 
 
-def parse_clip_list(path: str, text: str, fmt: str | None = None) -> ParsedList:
-    """Parse a whole clip list. Never raises for a bad row: it becomes a RowProblem."""
-    lines = text.splitlines()
-    fmt = fmt or detect_format(lines)
+def parse_clip_list(path: str, text: str | Sequence[str], fmt: str | None = None) -> ParsedList:
+    """Parse a whole clip list (its text, or its lines). Never raises for a bad row: it becomes a
+    RowProblem. A path longer than the store keeps is a ValueError."""
+    if len(path) > MAX_PATH_LEN:
+        raise ValueError(
+            f"{path[:60]}...: the path is {len(path)} characters long; the store keeps at most "
+            f"{MAX_PATH_LEN} (move or rename the list)"
+        )
+    lines = split_lines(text) if isinstance(text, str) else list(text)
+    fmt = fmt or detect_format(line for line in lines if not _too_long(line))
     if fmt not in _PARSERS:
         raise ValueError(f"unknown clip-list format {fmt!r} (expected one of {', '.join(FORMATS)})")
     parser = _PARSERS[fmt]
     rows: list[ListRow] = []
     problems: list[RowProblem] = []
+    warnings: list[RowProblem] = []
     header_line: int | None = None
     seen: dict[tuple[str, int | None], ListRow] = {}
     first = True
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
+            continue
+        if _too_long(raw):
+            problems.append(
+                RowProblem(number, f"line is longer than {MAX_LINE_CHARS} characters", _shown(raw))
+            )
+            first = False
             continue
         if fmt == "ave":
             fields = raw.split("&")
@@ -307,6 +346,20 @@ def parse_clip_list(path: str, text: str, fmt: str | None = None) -> ParsedList:
             continue
         seen.setdefault(key, row)
         rows.append(row)
+        if row.event is not None and row.event[0] == row.event[1]:
+            warnings.append(
+                RowProblem(
+                    number,
+                    f"zero-length event (StartTime = EndTime = {row.event[0]}): kept, but it "
+                    "labels no second of the clip",
+                    _shown(raw),
+                )
+            )
     return ParsedList(
-        path=path, format=fmt, rows=tuple(rows), problems=tuple(problems), header_line=header_line
+        path=path,
+        format=fmt,
+        rows=tuple(rows),
+        problems=tuple(problems),
+        header_line=header_line,
+        warnings=tuple(warnings),
     )

@@ -11,7 +11,15 @@ from typing import Any
 
 from avel_annotate.config import Settings
 from avel_annotate.domain import segments as seg
-from avel_annotate.domain.cliplist import FORMATS, ListRow, ParsedList, RowProblem, parse_clip_list
+from avel_annotate.domain.cliplist import (
+    FORMATS,
+    MAX_LINE_CHARS,
+    ListRow,
+    ParsedList,
+    RowProblem,
+    TruncatedLine,
+    parse_clip_list,
+)
 from avel_annotate.domain.ids import make_clip_id
 from avel_annotate.errors import ClipListError, ConfigError
 from avel_annotate.services.store import store_session
@@ -34,25 +42,53 @@ class ImportReport:
     rejects_path: str | None
     header_line: int | None
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # kept rows worth a look (FILE:LINE: ...)
 
 
 def read_clip_list(path: Path, fmt: str | None) -> ParsedList:
     if fmt is not None and fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
     try:
-        data = path.read_bytes()
+        lines = _read_lines(path)
     except FileNotFoundError as e:
         raise ClipListError(f"{path}: no such file", hint="check the path") from e
     except OSError as e:
         raise ClipListError(f"{path}: cannot read: {e.strerror}") from e
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise ClipListError(
-            f"{path}:{line}: not UTF-8 text", hint="save the list as UTF-8 and import again"
-        ) from e
-    return parse_clip_list(str(path), text, fmt)
+        return parse_clip_list(str(path), lines, fmt)
+    except ValueError as e:  # a path longer than the store keeps
+        raise ClipListError(str(e)) from e
+
+
+_MAX_LINE_BYTES = 4 * MAX_LINE_CHARS  # UTF-8: at most 4 bytes a character
+
+
+def _read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 list, split at \\n only, in memory bounded by the line cap: a longer
+    line keeps its first 200 bytes (as a TruncatedLine, reported by the parser), the rest is
+    read past in 1 MiB pieces and dropped."""
+    lines: list[str] = []
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.readline(_MAX_LINE_BYTES + 1)
+            if not chunk:
+                return lines
+            number = len(lines) + 1
+            if len(chunk) > _MAX_LINE_BYTES and not chunk.endswith(b"\n"):
+                prefix = chunk[:200]
+                while chunk and not chunk.endswith(b"\n"):
+                    chunk = fh.readline(1 << 20)
+                lines.append(TruncatedLine(prefix.decode("utf-8", "replace")))
+                continue
+            if chunk.endswith(b"\n"):
+                chunk = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1]
+            try:
+                lines.append(chunk.decode("utf-8-sig" if number == 1 else "utf-8"))
+            except UnicodeDecodeError as e:
+                raise ClipListError(
+                    f"{path}:{number}: not UTF-8 text",
+                    hint="save the list as UTF-8 and import again",
+                ) from e
 
 
 @dataclass
@@ -196,6 +232,7 @@ def import_clip_list(
             tuple(rows),
             parsed.problems + tuple(start_problems),
             parsed.header_line,
+            parsed.warnings,
         )
         plan = _plan(parsed, stored, str(path))
         problems = sorted([*parsed.problems, *plan.problems], key=lambda p: p.line)
@@ -261,6 +298,7 @@ def import_clip_list(
             rejects_path=str(out_rejects) if out_rejects else None,
             header_line=parsed.header_line,
             problems=lines,
+            warnings=parsed.warning_lines(),
         )
     log.info("imported %s: %d new clips", path, report.clips_new)
     return report

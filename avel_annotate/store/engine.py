@@ -46,6 +46,9 @@ def sqlite_path(engine: Engine) -> Path | None:
     return Path(database) if database and database != ":memory:" else None
 
 
+OPEN = "cannot be opened"
+
+
 def db_error(engine: Engine, e: SQLAlchemyError, doing: str = "failed") -> StoreError:
     """One StoreError for a driver error, with the fix that fits the backend and the cause."""
     orig = getattr(e, "orig", None) or e
@@ -54,8 +57,10 @@ def db_error(engine: Engine, e: SQLAlchemyError, doing: str = "failed") -> Store
     if path is None and engine.dialect.name == "sqlite":
         return StoreError(f"in-memory database {doing}: {first}")
     if path is None:
+        url = safe_url(str(engine.url))
+        what = f"cannot open database {url}" if doing == OPEN else f"database {url} {doing}"
         return StoreError(
-            f"database {safe_url(str(engine.url))} {doing}: {first}",
+            f"{what}: {first}",
             "check that the server is running and the URL is right",
         )
     low = first.lower()

@@ -37,7 +37,7 @@ from sqlalchemy import Engine, create_engine, event, func, inspect, select, tabl
 from sqlalchemy.exc import SQLAlchemyError
 
 from avel_annotate.errors import SchemaOutdatedError, StoreError
-from avel_annotate.store.engine import db_error, safe_url, sqlite_path
+from avel_annotate.store.engine import OPEN, db_error, safe_url, sqlite_path
 
 log = logging.getLogger(__name__)
 LOCK_TIMEOUT_S = 300.0
@@ -68,7 +68,7 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except SQLAlchemyError as e:
-        raise db_error(engine, e, "cannot be opened") from e
+        raise db_error(engine, e, OPEN) from e
 
 
 def is_known_revision(revision: str) -> bool:
@@ -197,7 +197,7 @@ def _user_tables(engine: Engine) -> set[str]:
     try:
         return set(inspect(engine).get_table_names()) - {"alembic_version"}
     except SQLAlchemyError as e:
-        raise db_error(engine, e, "cannot be opened") from e
+        raise db_error(engine, e, OPEN) from e
 
 
 def _half_created(engine: Engine) -> str:

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from avel_annotate.domain.cliplist import MAX_LABEL_LEN, MAX_PATH_LEN, MAX_QUALITY_LEN
 from avel_annotate.domain.vocab import (
     AnnotationChange,
     ClipStatus,
@@ -63,7 +64,7 @@ class Category(Base):
     __tablename__ = "category"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(MAX_LABEL_LEN), unique=True)  # checked at import
     group_name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -84,7 +85,7 @@ class Clip(Base):
     ytid: Mapped[str] = mapped_column(String(16))
     start_s: Mapped[int] = mapped_column(Integer)
     source_format: Mapped[str] = mapped_column(String(32))
-    source_file: Mapped[str] = mapped_column(String(500))
+    source_file: Mapped[str] = mapped_column(String(MAX_PATH_LEN))  # checked at import
     source_line: Mapped[int] = mapped_column(Integer)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
     # Ten 0/1 labels that came with the list (AVE, AVEL100k); None when the list has none.
@@ -133,7 +134,7 @@ class ListEvent(Base):
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
     start_s: Mapped[int] = mapped_column(Integer)
     end_s: Mapped[int] = mapped_column(Integer)
-    quality: Mapped[str | None] = mapped_column(String(40))
+    quality: Mapped[str | None] = mapped_column(String(MAX_QUALITY_LEN))  # checked at import
     source_line: Mapped[int] = mapped_column(Integer)
 
     clip: Mapped[Clip] = relationship(back_populates="events")
