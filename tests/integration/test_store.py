@@ -125,7 +125,7 @@ def test_skip_invalid_imports_good_rows_and_writes_rejects(settings: Settings, t
     report = clips.import_clip_list(settings, bad, skip_invalid=True)
     assert (report.clips_new, report.rejected) == (1, 1)
     rejects = Path(report.rejects_path or "").read_text()
-    assert "2,start 'x' is not a number,\"abcdefghijk,x,dog,train\"" in rejects
+    assert "2,start 'x' is not a number (use the digits 0-9),\"abcdefghijk,x,dog,train\"" in rejects
 
 
 def test_conflicting_label_is_reported_not_overwritten(any_settings: Settings, tmp_path: Path):
