@@ -19,6 +19,7 @@ def export(
     labels: str = typer.Option("curated", "--labels", help="curated | list."),
     features: str | None = typer.Option(None, "--features", help="Feature kind (ave-h5)."),
     allow_random: bool = typer.Option(False, "--allow-random-features"),
+    force: bool = typer.Option(False, "--force", help="Replace existing export files."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Export labelled clips with a dataset card (counts, agreement, label definition)."""
@@ -31,6 +32,7 @@ def export(
         labels=labels,
         features=features,
         allow_random_features=allow_random,
+        force=force,
     )
     if settings.json or json_out:
         emit_json(report)

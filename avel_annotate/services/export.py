@@ -15,7 +15,7 @@ import numpy as np
 
 from avel_annotate.config import Settings
 from avel_annotate.domain.ids import parse_clip_id
-from avel_annotate.errors import ConfigError, FeatureError
+from avel_annotate.errors import ConfigError, ConflictError, FeatureError
 from avel_annotate.features.ave_h5 import export_ave_h5
 from avel_annotate.services.models import pick_extractor
 from avel_annotate.services.store import store_session
@@ -249,6 +249,36 @@ def _card(rows: list[CuratedRow], labels: str, fmt: str, agreement: dict[str, An
     return "\n".join(lines) + "\n"
 
 
+# Every file an ave-h5 export may write into its folder (the split orders only for splits present).
+AVE_FILES = (
+    "visual_feature.h5",
+    "audio_feature.h5",
+    "labels.h5",
+    *(f"{s}_order.h5" for s in SPLIT_ORDER),
+    "Annotations.txt",
+    "categories.txt",
+    "clips.csv",
+    "DATASET_CARD.md",
+)
+
+
+def _outputs(fmt: str, out: Path) -> list[Path]:
+    if fmt == "ave-h5":
+        return [out / name for name in AVE_FILES]
+    target = out if out.suffix == f".{fmt}" else out / f"labels.{fmt}"
+    return [target, target.with_name(f"{target.stem}.card.md")]
+
+
+def _refuse_overwrite(fmt: str, out: Path) -> None:
+    existing = [p for p in _outputs(fmt, out) if p.exists()]
+    if existing:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise ConflictError(
+            f"export would overwrite {existing[0]}{more}; nothing was written",
+            "pass --force to replace them, or export to another folder",
+        )
+
+
 def export(
     settings: Settings,
     fmt: str,
@@ -258,10 +288,16 @@ def export(
     labels: str = "curated",
     features: str | None = None,
     allow_random_features: bool = False,
+    force: bool = False,
 ) -> ExportReport:
-    """Write the labelled clips of ``split`` (or all splits) in ``fmt`` under ``out``."""
+    """Write the labelled clips of ``split`` (or all splits) in ``fmt`` under ``out``.
+
+    Existing output files are never replaced unless ``force``.
+    """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    if not force:
+        _refuse_overwrite(fmt, out)
     rows = _rows(settings, split, labels)
     if fmt == "ave-h5":
         files = _export_ave(settings, rows, out, features, allow_random_features)
