@@ -76,3 +76,16 @@ def test_flags_render_as_flags_in_help(capsys: pytest.CaptureFixture) -> None:
     assert run(["clips", "list", "--help"]) == 0
     help_lines = capsys.readouterr().out.splitlines()
     assert any(line.split()[:1] == ["--json"] for line in help_lines)
+
+
+def test_every_render_helper_prints_markup_literally(capsys: pytest.CaptureFixture) -> None:
+    from avel_annotate.cli import render
+
+    nasty = "[/path] [bold]x[/bold] :smile: Engine [idling]"
+    render.kv(nasty, {nasty: nasty})
+    render.counts(nasty, {nasty: 3}, nasty)
+    render.rows(nasty, [nasty], [[nasty]])  # e.g. the fetch failures table
+    render.line(nasty)
+    render.line(nasty, style="bold red")
+    out = capsys.readouterr().out
+    assert out.count(nasty) >= 8, out
