@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
+# manifests must not be announced as video, or yt-dlp's generic extractor downloads them as files
+_CONTENT_TYPES = {".mpd": "application/dash+xml", ".html": "text/html; charset=utf-8"}
 _CHUNK = 64 * 1024
 
 
@@ -136,7 +138,7 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             status = 206
         self._record(status)
         self.send_response(status)
-        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Type", _CONTENT_TYPES.get(file.suffix, "video/mp4"))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(end - start + 1))
         if status == 206:
