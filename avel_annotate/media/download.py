@@ -60,6 +60,7 @@ class DownloadFailedError(MediaError):
 @dataclass(frozen=True)
 class DownloadOptions:
     cookies: Path | None = None
+    cookies_from_browser: str | None = None  # BROWSER[:PROFILE], e.g. firefox, chrome:Default
     proxy: str | None = None
     format: str = DEFAULT_FORMAT
     socket_timeout_s: float = 20.0
@@ -127,6 +128,9 @@ def ydl_params(
         params["sleep_interval_requests"] = opts.sleep_requests_s
     if opts.cookies is not None:
         params["cookiefile"] = str(opts.cookies)
+    if opts.cookies_from_browser:
+        browser, _, profile = opts.cookies_from_browser.partition(":")
+        params["cookiesfrombrowser"] = (browser.lower(), profile or None, None, None)
     if opts.proxy:
         params["proxy"] = opts.proxy
     if section is not None:

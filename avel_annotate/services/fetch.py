@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -38,7 +38,7 @@ from avel_annotate.domain import fetch_errors as fe
 from avel_annotate.domain.fetch_breaker import CircuitBreaker, Trip
 from avel_annotate.domain.ids import shard_of
 from avel_annotate.errors import ConfigError, MediaError, StoreError
-from avel_annotate.media import children
+from avel_annotate.media import children, ytdlp_env
 from avel_annotate.media import download as dl
 from avel_annotate.media import normalise as nm
 from avel_annotate.media import probe as pr
@@ -53,6 +53,7 @@ from avel_annotate.store.tables import utcnow
 log = logging.getLogger(__name__)
 
 NormaliseSettings = nm.NormaliseSettings  # re-exported for the CLI's --encoder-preset
+SUPPORTED_JS_RUNTIMES = ytdlp_env.SUPPORTED_RUNTIMES
 YOUTUBE_URL_TEMPLATE = "https://www.youtube.com/watch?v={ytid}"
 SHORT_TOLERANCE_S = 0.1
 MIN_CONTENT_S = 0.05
@@ -66,7 +67,9 @@ class FetchOptions:
     workers: int = 2
     url_template: str = YOUTUBE_URL_TEMPLATE
     cookies: Path | None = None
-    proxy: str | None = None
+    cookies_from_browser: str | None = None
+    proxy: str | None = None  # else the settings' (AVEL_PROXY / config.toml)
+    js_runtime: str | None = None  # NAME[:PATH]; default: the deno wheel
     rate_limit_per_hour: float | None = None
     retry_failed: bool = False
     force: bool = False
@@ -133,6 +136,29 @@ def check_url_template(template: str) -> None:
         raise ConfigError(f"--url-template {shown!r} has no {{ytid}}", hint)
 
 
+def check_proxy_argument(proxy: str | None) -> None:
+    """A password on the command line is readable by every local user (`ps`): refuse it."""
+    if proxy and fe.mask_secrets(proxy) != proxy:
+        raise ConfigError(
+            "--proxy holds a password, which every local user can read in `ps`",
+            "put the proxy URL in the AVEL_PROXY environment variable or `proxy` in config.toml",
+        )
+
+
+def _effective(settings: Settings, o: FetchOptions) -> FetchOptions:
+    """Fold cookies, proxy and JS runtime into the yt-dlp options the workers use."""
+    name, _, path = (o.js_runtime or o.download.js_runtime).partition(":")
+    download = replace(
+        o.download,
+        cookies=o.cookies or o.download.cookies,
+        cookies_from_browser=o.cookies_from_browser or o.download.cookies_from_browser,
+        proxy=o.proxy or settings.proxy or o.download.proxy,
+        js_runtime=name,
+        js_runtime_path=path or o.download.js_runtime_path,
+    )
+    return replace(o, download=download, proxy=download.proxy)
+
+
 def _check_options(o: FetchOptions) -> None:
     check_url_template(o.url_template)
     if o.workers < 1:
@@ -141,11 +167,13 @@ def _check_options(o: FetchOptions) -> None:
         raise ConfigError(f"--cookies {o.cookies}: no such file", "export cookies.txt first")
     if o.rate_limit_per_hour is not None and o.rate_limit_per_hour <= 0:
         raise ConfigError("--rate-limit must be a positive number of clips per hour")
-    if o.proxy and fe.mask_secrets(o.proxy) != o.proxy:
-        raise ConfigError(
-            "--proxy holds a password, which every local user can read in `ps`",
-            "put the proxy URL in the AVEL_PROXY environment variable or `proxy` in config.toml",
-        )
+    if o.js_runtime is not None:
+        name = o.js_runtime.partition(":")[0]
+        if name not in SUPPORTED_JS_RUNTIMES:
+            raise ConfigError(
+                f"--js-runtime {o.js_runtime!r}: unknown runtime {name!r}",
+                f"use one of {', '.join(SUPPORTED_JS_RUNTIMES)}, optionally NAME:/path/to/binary",
+            )
     if o.normalise.preset not in nm.X264_PRESETS:
         raise ConfigError(
             f"--encoder-preset {o.normalise.preset!r} is not an x264 preset",
@@ -587,14 +615,22 @@ def fetch_clips(
 ) -> FetchReport:
     """Import ``csv_path`` (if given, same rules as `avel clips import`), then fetch the queue."""
     _check_options(opts)
+    opts = _effective(settings, opts)
     imported = import_clip_list(settings, csv_path) if csv_path is not None else None
     host = socket.gethostname().replace("_", "-").replace(":", "-")
     token = uuid.uuid4().hex[:8]
     owner = f"{host}:{os.getpid()}:{token}"
     tmp_root = settings.data_dir / "tmp" / "fetch"
-    _clean_stale_tmp(tmp_root, host)
     work_root = tmp_root / f"{host}_{os.getpid()}_{token}"
-    work_root.mkdir(parents=True, exist_ok=True)
+    try:
+        _clean_stale_tmp(tmp_root, host)
+        work_root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        c = fe.classify("local", f"[Errno {e.errno}] {e.strerror}")
+        raise ConfigError(
+            f"fetch cannot write its work folder {work_root}: {e.strerror}",
+            fe.ENV_FIXES.get(c.error_class, "check the data dir or use --data-dir"),
+        ) from e
     engine = open_store(settings)
     stop = threading.Event()
     run = _Run(
