@@ -569,7 +569,7 @@ def _worker(run: _Run) -> None:
                     continue
                 return
             _process(run, claim)
-    except SQLAlchemyError as e:  # the store went away: no clip is to blame
+    except (SQLAlchemyError, StoreError) as e:  # the store went away: no clip is to blame
         log.warning("fetch worker: store error: %s", fe.one_line(str(e)))
         with run.lock:
             if run.trip is None:
@@ -685,7 +685,7 @@ def fetch_clips(
             if run.trip is not None:
                 fq.requeue(session, run.trip.clip_pks)
         report = _report(run, imported, started, interrupted, released, reclaimed)
-    except SQLAlchemyError as e:
+    except (SQLAlchemyError, StoreError) as e:
         raise StoreError(
             f"fetch stopped: the database failed: {fe.one_line(str(e), 200)}; no clip was "
             "marked failed (leases expire and the clips are fetched by the next run)",
