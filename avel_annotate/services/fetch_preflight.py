@@ -105,12 +105,21 @@ def youtube_checks(opts: dl.DownloadOptions, today: date | None = None) -> list[
     return out
 
 
-def disk_checks(data_dir: Path, queued: int) -> list[Check]:
-    """The data dir can be written (a real write, not a permission bit) and has room."""
+def disk_checks(data_dir: Path, queued: int, *, create: bool = True) -> list[Check]:
+    """The data dir can be written (a real write, not a permission bit) and has room.
+
+    ``create=False`` (doctor): a data dir that does not exist yet is judged by its nearest
+    existing parent, and nothing is created.
+    """
     out = []
+    where = data_dir
+    if not create:
+        while not where.exists() and where.parent != where:
+            where = where.parent
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        probe = data_dir / f".avel-write-probe-{uuid.uuid4().hex[:8]}"
+        if create:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        probe = where / f".avel-write-probe-{uuid.uuid4().hex[:8]}"
         try:
             with probe.open("wb") as fh:
                 fh.write(b"\0" * 4096)
@@ -128,7 +137,7 @@ def disk_checks(data_dir: Path, queued: int) -> list[Check]:
                 "free space, remount it read-write, fix its permissions, or use --data-dir",
             )
         ]
-    free = shutil.disk_usage(data_dir).free
+    free = shutil.disk_usage(where).free
     need = queued * EST_BYTES_PER_CLIP + MIN_FREE_BYTES
     mib = 1024 * 1024
     if free < need:
