@@ -258,3 +258,25 @@ def test_a_stalled_source_times_out_and_stays_retryable(
     assert stalled.error_class == "network"
     assert clips[f"{IDS[1]}_000005"].status == "fetched"
     assert report.fetched == 1
+
+
+@pytest.mark.parametrize("fault", ["forbidden", "dns"])
+def test_403_bursts_and_dns_stop_the_run_without_verdicts(
+    settings: Settings, server: RangeServer, tmp_path: Path, fault: str
+) -> None:
+    _import(settings, tmp_path, IDS)
+    if fault == "forbidden":
+        for ytid in IDS:
+            server.behave(f"{ytid}.mp4", status=403)
+        opts = _opts(server)
+    else:  # a name that never resolves (RFC 2606)
+        opts = FetchOptions(url_template="http://avel-fetch-test.invalid/{ytid}.mp4", workers=1)
+    report = fetch_clips(settings, opts)
+    assert report.stopped_reason is not None and fault in report.stopped_reason
+    assert report.attempted == 5 and report.failed_permanent == report.failed_retryable == 0
+    for c in list_clips(settings):
+        assert (c.status, c.attempts, c.error_class) == ("pending", 0, fault)
+    if fault == "forbidden":  # the host lets us in again: the next run fetches them all
+        for ytid in IDS:
+            server.behave(f"{ytid}.mp4")
+        assert fetch_clips(settings, _opts(server, workers=2)).fetched == 5
