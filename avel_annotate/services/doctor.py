@@ -21,6 +21,7 @@ from avel_annotate.errors import AvelError
 from avel_annotate.features import weights as wt
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.media import download as dl
+from avel_annotate.media import ytdlp_env
 from avel_annotate.services import fetch_preflight as pf
 from avel_annotate.services.store import db_current
 from avel_annotate.store.engine import safe_url
@@ -139,10 +140,18 @@ def weights_checks() -> list[Check]:
     return out
 
 
+def plugin_checks() -> list[Check]:
+    """yt-dlp's plugin directories (where a PO-token provider plugin is found), as it says."""
+    lines = ytdlp_env.inspect_ytdlp().debug_lines
+    found = [ln for ln in lines if ln.startswith(("Plugin directories:", "Extractor Plugins:"))]
+    return [Check("yt-dlp plugins", True, "; ".join(found) or "none reported")]
+
+
 def doctor(settings: Settings) -> DoctorReport:
     """Run every check; none raises (a failing check carries its fix)."""
     checks = pf.tool_checks()
     checks += pf.youtube_checks(dl.DownloadOptions())
+    checks += plugin_checks()
     checks += pf.disk_checks(settings.data_dir, 0, create=False)
     checks += store_checks(settings)
     checks += labelstudio_checks(settings)
