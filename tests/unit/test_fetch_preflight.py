@@ -68,3 +68,58 @@ def test_bad_url_templates(template: str) -> None:
 )
 def test_good_url_templates(template: str) -> None:
     check_url_template(template)
+
+
+def test_options_reach_yt_dlp(tmp_path: Path) -> None:
+    from avel_annotate.config import load_settings
+    from avel_annotate.services.fetch import FetchOptions, _effective
+
+    settings = load_settings(
+        data_dir=tmp_path, environ={"AVEL_PROXY": "http://u:pw@127.0.0.1:3128"}
+    )
+    opts = _effective(
+        settings,
+        FetchOptions(
+            js_runtime="node:/opt/node/bin/node",
+            cookies=tmp_path / "c.txt",
+            cookies_from_browser="chromium:Profile 1",
+        ),
+    )
+    params = dl.ydl_params(tmp_path, "s", "c", None, opts.download)
+    assert params["js_runtimes"] == {"node": {"path": "/opt/node/bin/node"}}
+    assert params["cookiefile"] == str(tmp_path / "c.txt")
+    assert params["cookiesfrombrowser"] == ("chromium", "Profile 1", None, None)
+    assert params["proxy"] == "http://u:pw@127.0.0.1:3128"  # from the environment, not argv
+    section = dl.ydl_params(tmp_path, "s", "c", (5.0, 15.0), opts.download)
+    timeout_args = section["external_downloader_args"]["ffmpeg_i"]
+    assert timeout_args == ["-rw_timeout", str(int(opts.download.socket_timeout_s * 1e6))]
+
+
+def test_unknown_js_runtime_is_refused(tmp_path: Path) -> None:
+    from avel_annotate.config import load_settings
+    from avel_annotate.services.fetch import FetchOptions, fetch_clips
+
+    settings = load_settings(data_dir=tmp_path, environ={})
+    with pytest.raises(ConfigError) as e:
+        fetch_clips(settings, FetchOptions(js_runtime="rhino"))
+    assert "deno" in e.value.one_line()
+
+
+def test_an_unsupported_node_is_named() -> None:
+    import shutil as sh
+
+    node = sh.which("node")
+    if node is None:
+        pytest.skip("no node on PATH")
+    from avel_annotate.media.ytdlp_env import inspect_ytdlp
+
+    env = inspect_ytdlp("node", node)
+    checks = {
+        c.name: c
+        for c in pf.youtube_checks(dl.DownloadOptions(js_runtime="node", js_runtime_path=node))
+    }
+    assert checks["JS runtime"].ok is env.js_runtime_supported
+    if not env.js_runtime_supported:
+        assert (
+            "too old" in checks["JS runtime"].detail or "not found" in checks["JS runtime"].detail
+        )
