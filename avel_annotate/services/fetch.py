@@ -377,10 +377,15 @@ def _commit_fetched(
     _fsync(mp4)
     _fsync(wav)
     mp4_to.parent.mkdir(parents=True, exist_ok=True)
+    # files staged for this clip by earlier claims (killed between staging and swap) are
+    # orphans: this claim holds the lease, so no other worker can still swap them in
+    for old in mp4_to.parent.glob(f".{claim.clip_id}.*.new"):
+        old.unlink(missing_ok=True)
     staged = [(_staged(mp4_to, claim.token), mp4_to), (_staged(wav_to, claim.token), wav_to)]
     try:
-        os.replace(mp4, staged[0][0])  # same file system as the target: the swap is a rename
-        os.replace(wav, staged[1][0])
+        # beside the target (a move, also across file systems), so the swap is a rename
+        shutil.move(mp4, staged[0][0])
+        shutil.move(wav, staged[1][0])
         with session_scope(run.engine) as session:
             if not fq.mark_fetched(session, claim.id, claim.token, values):
                 log.warning("clip %s: lease lost (taken over); result discarded", claim.clip_id)

@@ -280,3 +280,23 @@ def test_403_bursts_and_dns_stop_the_run_without_verdicts(
         for ytid in IDS:
             server.behave(f"{ytid}.mp4")
         assert fetch_clips(settings, _opts(server, workers=2)).fetched == 5
+
+
+def test_files_staged_by_a_killed_claim_are_removed_at_the_next_commit(
+    settings: Settings, server: RangeServer, tmp_path: Path
+) -> None:
+    _import(settings, tmp_path, IDS[:1])
+    clip_id = f"{IDS[0]}_000005"
+    shard = settings.clips_dir / clip_id[:2]
+    shard.mkdir(parents=True)
+    orphans = [shard / f".{clip_id}.deadbeef-3.mp4.new", shard / f".{clip_id}.deadbeef-3.wav.new"]
+    for p in orphans:
+        p.write_bytes(b"half a swap")
+    other = shard / f".{IDS[1]}_000005.deadbeef-4.mp4.new"  # another clip's: not ours to touch
+    other.write_bytes(b"x")
+    assert fetch_clips(settings, _opts(server)).fetched == 1
+    assert not any(p.exists() for p in orphans) and other.exists()
+    assert sorted(p.name for p in shard.iterdir() if not p.name.startswith(".")) == [
+        f"{clip_id}.mp4",
+        f"{clip_id}.wav",
+    ]
