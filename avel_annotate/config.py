@@ -29,6 +29,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "ls_api_key": ("AVEL_LS_API_KEY", "ls_api_key"),
     "progress": ("AVEL_PROGRESS", "progress"),
     "device": ("AVEL_DEVICE", "device"),
+    "proxy": ("AVEL_PROXY", "proxy"),  # fetch's proxy URL; kept out of argv (and `ps`)
 }
 
 
@@ -43,6 +44,7 @@ class Settings:
     json: bool = False
     progress: bool = True
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    proxy: str | None = field(default=None, repr=False)
 
     @property
     def clips_dir(self) -> Path:

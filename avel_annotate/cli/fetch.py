@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from avel_annotate.cli.render import counts, emit_json, kv, line, rows
+from avel_annotate.cli.render import counts, emit_json, err, kv, line, rows
 from avel_annotate.config import Settings
 from avel_annotate.services import fetch
 
@@ -25,11 +25,22 @@ def fetch_(
         fetch.YOUTUBE_URL_TEMPLATE, "--url-template", help="Source URL; {ytid} is replaced."
     ),
     cookies: Path | None = typer.Option(None, "--cookies", help="Netscape cookies.txt file."),
-    proxy: str | None = typer.Option(None, "--proxy", help="Proxy URL (its password is masked)."),
+    cookies_from_browser: str | None = typer.Option(
+        None, "--cookies-from-browser", help="Read cookies from BROWSER[:PROFILE] (firefox...)."
+    ),
+    proxy: str | None = typer.Option(
+        None, "--proxy", help="Proxy URL without a password (else AVEL_PROXY / config.toml)."
+    ),
+    js_runtime: str | None = typer.Option(
+        None, "--js-runtime", help="JS runtime for YouTube: NAME[:PATH] (default: bundled deno)."
+    ),
     rate_limit: float | None = typer.Option(
         None, "--rate-limit", min=0.001, help="At most this many downloads started per hour."
     ),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Retry failed clips now."),
+    no_preflight: bool = typer.Option(
+        False, "--no-preflight", help="Skip the checks before the first download."
+    ),
     force: bool = typer.Option(False, "--force", help="Fetch already fetched clips again."),
     preset: str = typer.Option(
         "ultrafast", "--encoder-preset", help="x264 preset of the normalised mp4 (size vs CPU)."
@@ -40,6 +51,7 @@ def fetch_(
     if ctx.invoked_subcommand is not None:
         return
     settings: Settings = ctx.obj
+    fetch.check_proxy_argument(proxy)
     opts = fetch.FetchOptions(
         limit=limit,
         split=split,
@@ -47,7 +59,10 @@ def fetch_(
         workers=workers,
         url_template=url_template,
         cookies=cookies,
+        cookies_from_browser=cookies_from_browser,
         proxy=proxy,
+        js_runtime=js_runtime,
+        preflight=not no_preflight,
         rate_limit_per_hour=rate_limit,
         retry_failed=retry_failed,
         force=force,
@@ -69,6 +84,7 @@ def fetch_(
                 "failed for good": report.failed_permanent,
                 "rate limited": report.rate_limited,
                 "given back to the queue": report.released,
+                "re-fetch failed, old kept": report.refetch_kept,
                 "clips/min": report.clips_per_min,
                 "still due": report.remaining,
                 "waiting for a retry": report.waiting,
@@ -84,6 +100,10 @@ def fetch_(
             )
     if report.interrupted:
         raise typer.Exit(130)
+    if report.stopped_reason:
+        fix = f" ({report.stop_fix})" if report.stop_fix else ""
+        err.print(f"error: fetch {report.stopped_reason}{fix}", markup=False)
+        raise typer.Exit(1)
 
 
 @app.command("status")

@@ -15,6 +15,7 @@ from avel_annotate.cli import annotate as annotate_cmd
 from avel_annotate.cli import clips as clips_cmd
 from avel_annotate.cli import db as db_cmd
 from avel_annotate.cli import demo as demo_cmd
+from avel_annotate.cli import doctor as doctor_cmd
 from avel_annotate.cli import export as export_cmd
 from avel_annotate.cli import features as features_cmd
 from avel_annotate.cli import fetch as fetch_cmd
@@ -60,6 +61,7 @@ app.add_typer(model_cmd.models_app, name="models")
 app.command("export")(export_cmd.export)
 app.command("report")(report_cmd.report)
 app.command("demo")(demo_cmd.demo)
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def _version(value: bool) -> None:

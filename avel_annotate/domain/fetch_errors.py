@@ -9,7 +9,16 @@ matching rule of :data:`RULES` gives an ``error_class`` (stored on the clip) and
   downloads with exponential back-off, do not count the attempt;
 - ``retryable``: network trouble, 5xx: retry later with a growing delay, up to a cap;
 - ``media``: ffmpeg or the probe failed on what was downloaded: retry once with a full download
-  and a local cut, then give up.
+  and a local cut, then give up;
+- ``environment``: the failure says nothing about the video but about this machine or how the
+  host treats it (no JavaScript runtime or EJS solver, "Only images are available", a bot check,
+  403s, DNS, a full or read-only disk): never a verdict on the clip. The clip goes back to the
+  queue with its attempt refunded, and the circuit breaker (``domain.fetch_breaker``) stops the
+  run when such failures repeat, naming the fix from :data:`ENV_FIXES`.
+
+Environment rules are also matched against ``hints`` (the warnings yt-dlp printed before it
+failed): without a solver YouTube's answer ends in "Requested format is not available", and only
+the warnings before it ("n challenge solving failed", "Only images are available") say why.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ class Kind(StrEnum):
     RATE_LIMIT = "rate_limit"
     RETRYABLE = "retryable"
     MEDIA = "media"
+    ENVIRONMENT = "environment"
 
 
 @dataclass(frozen=True)
@@ -38,15 +48,43 @@ def _r(stage: str, pattern: str, error_class: str, kind: Kind) -> Rule:
     return Rule(stage, re.compile(pattern, re.IGNORECASE), error_class, kind)
 
 
+# The machine's own trouble, whatever stage met it (yt-dlp, ffmpeg or our own writes).
+LOCAL_RULES: tuple[Rule, ...] = (
+    _r("*", r"No space left on device|Errno 28\b|ENOSPC|Disk quota exceeded", "disk_full",
+       Kind.ENVIRONMENT),
+    _r("*", r"Read-only file system|Errno 30\b|EROFS", "read_only", Kind.ENVIRONMENT),
+    _r("*", r"Permission denied|Errno 13\b", "permission", Kind.ENVIRONMENT),
+)  # fmt: skip
+
+# yt-dlp cannot solve YouTube's JavaScript challenges: checked against the warnings too.
+SOLVER_RULE = _r(
+    "download",
+    r"No supported JavaScript runtime|JS runtime|JavaScript runtime"
+    r"|challenge solving failed|Signature solving failed|challenge solver|\[jsc\]"
+    r"|Only images are available|EJS",
+    "js_challenge",
+    Kind.ENVIRONMENT,
+)
+
 # Order matters: the first match wins. Rate-limit answers come first, since YouTube words some of
 # them like an unavailable video ("This content isn't available, try again later").
 RULES: tuple[Rule, ...] = (
+    *LOCAL_RULES,
+    SOLVER_RULE,
     _r("download", r"HTTP Error 429|Too Many Requests", "rate_limited", Kind.RATE_LIMIT),
     _r(
         "download",
-        r"confirm you.?re not a bot|confirm you are not a bot",
+        r"confirm you.?re not a bot|confirm you are not a bot"
+        r"|not available on this app",
         "bot_check",
-        Kind.RATE_LIMIT,
+        Kind.ENVIRONMENT,
+    ),
+    _r(
+        "download",
+        r"Failed to resolve|name resolution|Name or service not known|getaddrinfo failed"
+        r"|nodename nor servname",
+        "dns",
+        Kind.ENVIRONMENT,
     ),
     _r("download", r"try again later|rate.?limit", "try_later", Kind.RATE_LIMIT),
     _r("download", r"private video|video is private", "private", Kind.PERMANENT),
@@ -88,11 +126,11 @@ RULES: tuple[Rule, ...] = (
         Kind.RETRYABLE,
     ),
     _r("download", r"HTTP Error 5\d\d", "server_error", Kind.RETRYABLE),
-    _r("download", r"HTTP Error 403", "forbidden", Kind.RETRYABLE),
+    _r("download", r"HTTP Error 403|403 Forbidden", "forbidden", Kind.ENVIRONMENT),
     _r(
         "download",
         r"timed? ?out|connection (refused|reset|aborted)|remote end closed"
-        r"|name resolution|name or service not known|network is unreachable|unable to connect"
+        r"|network is unreachable|unable to connect"
         r"|IncompleteRead|did not get any data blocks|bytes read, \d+ more expected"
         r"|content.?too.?short|giving up after|SSL|EOF occurred|Errno \d+",
         "network",
@@ -105,6 +143,7 @@ RULES: tuple[Rule, ...] = (
         "download_media",
         Kind.MEDIA,
     ),
+    _r("download", r"No video formats found", "no_format", Kind.PERMANENT),
     _r("probe", r"no audio stream", "no_audio", Kind.PERMANENT),
     _r("probe", r"no video stream", "no_video", Kind.PERMANENT),
     _r("probe", r"source ends before", "source_ended", Kind.PERMANENT),
@@ -123,12 +162,37 @@ class Classification:
     kind: Kind
 
 
-def classify(stage: str, message: str) -> Classification:
-    """The first rule of ``stage`` whose pattern occurs in ``message``; unknown -> retryable."""
+def classify(stage: str, message: str, hints: str = "") -> Classification:
+    """The first rule of ``stage`` whose pattern occurs in ``message``; unknown -> retryable.
+
+    ``hints`` (yt-dlp's warnings before the error) can only ever make a failure an
+    environment one, never a verdict on the clip.
+    """
     for rule in RULES:
-        if rule.stage == stage and rule.pattern.search(message):
+        if rule.stage not in (stage, "*"):
+            continue
+        text = f"{message}\n{hints}" if rule.kind is Kind.ENVIRONMENT else message
+        if rule.pattern.search(text):
             return Classification(rule.error_class, rule.kind)
     return Classification(UNKNOWN.error_class, UNKNOWN.kind)
+
+
+# What to fix, per environment class: the circuit breaker's stop line ends with it.
+ENV_FIXES: dict[str, str] = {
+    "js_challenge": "yt-dlp cannot solve YouTube's JavaScript challenges: reinstall the toolkit "
+    "so `yt-dlp[default]` and `deno` are present (`avel doctor` shows the JS runtime and EJS), "
+    "or name another runtime with --js-runtime node:/path/to/node",
+    "bot_check": "YouTube asks to sign in: pass --cookies cookies.txt or --cookies-from-browser "
+    "firefox, or a PO-token provider plugin (docs/fetch.md), or slow down with --rate-limit",
+    "forbidden": "the host answers 403 Forbidden to every clip: update yt-dlp, pass --cookies, "
+    "or use another --proxy / network",
+    "dns": "host names do not resolve: check the network, DNS or --proxy",
+    "disk_full": "the disk is full: free space under the data dir (or move it with --data-dir)",
+    "read_only": "the data dir is on a read-only file system: remount it or use --data-dir",
+    "permission": "the data dir is not writable by this user: fix its permissions or --data-dir",
+    "network": "the host does not answer: check the network, the URL template or --proxy",
+    "store": "the database cannot be reached: check that its server is running and --db / AVEL_DB",
+}
 
 
 @dataclass(frozen=True)
@@ -170,6 +234,8 @@ def decide(
     """
     if c.kind is Kind.PERMANENT:
         return Decision("failed_permanent", None, None, False, False)
+    if c.kind is Kind.ENVIRONMENT:  # back to the queue, as if never tried
+        return Decision("pending", None, None, True, False)
     if c.kind is Kind.RATE_LIMIT:
         pause = backoff_s(rate_limit_strikes, policy.backoff_base_s, policy.backoff_max_s)
         stop = rate_limit_strikes + 1 >= policy.max_rate_limit_strikes

@@ -24,6 +24,7 @@ import yt_dlp
 from yt_dlp.utils import download_range_func
 
 from avel_annotate.errors import MediaError
+from avel_annotate.media.ytdlp_env import js_runtimes_param as _js_runtimes_param
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +47,20 @@ class DownloadFailedError(MediaError):
 
     stage = "download"
 
-    def __init__(self, clip_id: str, detail: str) -> None:
+    def __init__(self, clip_id: str, detail: str, hints: str = "") -> None:
         super().__init__(
             f"clip {clip_id}: download failed: {detail}",
             "see `avel fetch status`; retryable failures are retried by the next `avel fetch`",
         )
         self.clip_id = clip_id
         self.detail = detail
+        self.hints = hints  # yt-dlp's warnings before the failure (why formats were missing)
 
 
 @dataclass(frozen=True)
 class DownloadOptions:
     cookies: Path | None = None
+    cookies_from_browser: str | None = None  # BROWSER[:PROFILE], e.g. firefox, chrome:Default
     proxy: str | None = None
     format: str = DEFAULT_FORMAT
     socket_timeout_s: float = 20.0
@@ -66,6 +69,10 @@ class DownloadOptions:
     # Encoder settings for the re-encode that force_keyframes_at_cuts makes ffmpeg do: fast and
     # near-lossless, since the normalise pass encodes again.
     section_encoder_args: tuple[str, ...] = ("-preset", "ultrafast", "-crf", "16")
+    # The JavaScript runtime yt-dlp solves YouTube's challenges with (EJS scripts come from the
+    # yt-dlp-ejs package): "deno" uses the `deno` wheel's binary unless a path is given.
+    js_runtime: str = "deno"
+    js_runtime_path: str | None = None
 
 
 class _YtdlLogger:
@@ -73,6 +80,7 @@ class _YtdlLogger:
 
     def __init__(self, clip_id: str) -> None:
         self.clip_id = clip_id
+        self.warnings: list[str] = []
 
     def debug(self, msg: str) -> None:
         log.debug("clip %s: yt-dlp: %s", self.clip_id, mask_url(msg))
@@ -81,6 +89,8 @@ class _YtdlLogger:
         log.debug("clip %s: yt-dlp: %s", self.clip_id, mask_url(msg))
 
     def warning(self, msg: str) -> None:
+        if len(self.warnings) < 20:
+            self.warnings.append(mask_url(msg))
         log.info("clip %s: yt-dlp warning: %s", self.clip_id, mask_url(msg))
 
     def error(self, msg: str) -> None:
@@ -111,17 +121,27 @@ def ydl_params(
         "nopart": False,
         "cachedir": False,
         "color": {"stderr": "never", "stdout": "never"},
+        "js_runtimes": _js_runtimes_param(opts.js_runtime, opts.js_runtime_path),
+        "remote_components": [],  # never download solver scripts at run time
     }
     if opts.sleep_requests_s:
         params["sleep_interval_requests"] = opts.sleep_requests_s
     if opts.cookies is not None:
         params["cookiefile"] = str(opts.cookies)
+    if opts.cookies_from_browser:
+        browser, _, profile = opts.cookies_from_browser.partition(":")
+        params["cookiesfrombrowser"] = (browser.lower(), profile or None, None, None)
     if opts.proxy:
         params["proxy"] = opts.proxy
     if section is not None:
         params["download_ranges"] = download_range_func(None, [section])
         params["force_keyframes_at_cuts"] = True
-        params["external_downloader_args"] = {"ffmpeg_o": list(opts.section_encoder_args)}
+        params["external_downloader_args"] = {
+            # ffmpeg reads the source itself here: without a read timeout a stalled server
+            # hangs it forever (microseconds; reconnect once, then fail)
+            "ffmpeg_i": ["-rw_timeout", str(int(opts.socket_timeout_s * 1_000_000))],
+            "ffmpeg_o": list(opts.section_encoder_args),
+        }
     return params
 
 
@@ -143,12 +163,14 @@ def download_source(
     """Download ``url`` (only ``section`` of it, when given) to ``work_dir/<stem>.<ext>``."""
     work_dir.mkdir(parents=True, exist_ok=True)
     params = ydl_params(work_dir, stem, clip_id, section, opts)
+    logger: _YtdlLogger = params["logger"]
     log.debug("clip %s: downloading %s section=%s", clip_id, mask_url(url), section)
     try:
         with yt_dlp.YoutubeDL(params) as ydl:  # type: ignore[arg-type]
             info = ydl.extract_info(url, download=True)
     except yt_dlp.utils.YoutubeDLError as e:
-        raise DownloadFailedError(clip_id, mask_url(str(e))) from e
+        hints = " | ".join(logger.warnings)
+        raise DownloadFailedError(clip_id, mask_url(str(e)), hints) from e
     except OSError as e:
         raise DownloadFailedError(clip_id, mask_url(f"{type(e).__name__}: {e}")) from e
     files = [

@@ -8,7 +8,9 @@ survive:
 - ``status=404|429|...``: answer that status (optionally only the first ``times`` requests);
 - ``rate_bps``: throttle the body to that many bytes per second (a slow server);
 - ``truncate_at``: the file seems whole (Content-Length of the full answer) but no byte at or
-  past this offset is ever sent: the connection closes early.
+  past this offset is ever sent: the connection closes early;
+- ``stall_at``: like ``truncate_at``, but the connection then stays open and silent until the
+  client gives up or the server stops (a source that stalls mid-transfer).
 
 Every request is recorded (path, method, range header, status) for assertions.
 """
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
+# manifests must not be announced as video, or yt-dlp's generic extractor downloads them as files
+_CONTENT_TYPES = {".mpd": "application/dash+xml", ".html": "text/html; charset=utf-8"}
 _CHUNK = 64 * 1024
 
 
@@ -34,6 +38,7 @@ class Behaviour:
     times: int | None = None  # answer `status` only this many times, then serve normally
     rate_bps: int | None = None
     truncate_at: int | None = None
+    stall_at: int | None = None
     served_status: int = 0  # how many times `status` was answered
 
 
@@ -52,6 +57,7 @@ class _State:
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     requests: list[RequestRecord] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 class RangeRequestHandler(SimpleHTTPRequestHandler):
@@ -99,7 +105,7 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             if b.times is None or b.served_status < b.times:
                 b.served_status += 1
                 return Behaviour(status=b.status)
-            return Behaviour(rate_bps=b.rate_bps, truncate_at=b.truncate_at)
+            return Behaviour(rate_bps=b.rate_bps, truncate_at=b.truncate_at, stall_at=b.stall_at)
 
     def _serve(self, *, send_body: bool) -> None:
         path = self.path.split("?", 1)[0]
@@ -136,7 +142,7 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             status = 206
         self._record(status)
         self.send_response(status)
-        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Type", _CONTENT_TYPES.get(file.suffix, "video/mp4"))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(end - start + 1))
         if status == 206:
@@ -149,6 +155,10 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         cut = behaviour.truncate_at if behaviour is not None else None
         if cut is not None and cut < limit:
             limit, truncated = cut, True
+        stall = behaviour.stall_at if behaviour is not None else None
+        stalled = stall is not None and stall < limit
+        if stall is not None and stalled:
+            limit, truncated = max(start, stall), True
         rate = behaviour.rate_bps if behaviour is not None else None
         try:
             with file.open("rb") as fh:
@@ -162,6 +172,9 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
                     pos += len(chunk)
                     if rate:
                         time.sleep(len(chunk) / rate)
+            if stalled:
+                self.wfile.flush()
+                self.server.state.stopping.wait()  # silent, connection open, until stop()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             return
@@ -221,6 +234,7 @@ class RangeServer:
         return self
 
     def stop(self) -> None:
+        self._httpd.state.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 

@@ -8,8 +8,15 @@ A claim is ONE ``UPDATE ... WHERE id = (SELECT ... LIMIT 1) RETURNING ...`` stat
   from the start, like ``BEGIN IMMEDIATE``), so the threads of one process cannot interleave.
 
 A clip is claimable when pending, failed_retryable and due, or in_progress with an expired
-lease. Leases name their owner ``host:pid:token``; :func:`reclaim_dead_owners` frees those of
-dead processes on this host at once. Callers own the transaction; nothing here commits.
+lease; with ``QueueFilter.refetch_before`` (``--force``) also when fetched before that time and
+not leased. A forced re-fetch keeps the row ``fetched`` (old files and values) while it runs: the
+lease alone marks it, and only a verified result replaces it.
+
+Fencing: every claim gets its own lease token ``host:pid:run:seq`` (the run's owner plus a
+sequence number), stored in ``lease_owner``. Every write of a claimed clip checks the token in
+the same UPDATE statement, so a worker whose lease expired and was taken over changes nothing.
+:func:`reclaim_dead_owners` frees the leases of dead processes on this host at once. Callers own
+the transaction; nothing here commits.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from avel_annotate.store.tables import Category, Clip, utcnow
@@ -30,6 +37,8 @@ class QueueFilter:
     split: str | None = None
     labels: tuple[str, ...] = ()
     only_ids: tuple[int, ...] | None = None  # restrict to these clip primary keys
+    exclude_ids: tuple[int, ...] = ()  # never these (given back earlier in this run)
+    refetch_before: datetime | None = None  # --force: also clips fetched before this time
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class Claim:
     start_s: int
     attempts: int  # including this one
     error_class: str | None  # the previous failure's class, if any
+    token: str = ""  # this claim's lease token (fencing)
+    refetch: bool = False  # a forced re-fetch of a fetched clip: the row stays fetched
 
 
 def _filter_conds(f: QueueFilter) -> list[ColumnElement[bool]]:
@@ -51,55 +62,89 @@ def _filter_conds(f: QueueFilter) -> list[ColumnElement[bool]]:
         conds.append(Clip.category_id.in_(cats.scalar_subquery()))
     if f.only_ids is not None:
         conds.append(Clip.id.in_(f.only_ids))
+    if f.exclude_ids:
+        conds.append(Clip.id.not_in(f.exclude_ids))
     return conds
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(
+def _claimable(now: datetime, refetch_before: datetime | None = None) -> ColumnElement[bool]:
+    conds = [
         Clip.status == "pending",
         and_(
             Clip.status == "failed_retryable",
             or_(Clip.next_attempt_at.is_(None), Clip.next_attempt_at <= now),
         ),
         and_(Clip.status == "in_progress", Clip.lease_expires_at < now),
-    )
+    ]
+    if refetch_before is not None:
+        conds.append(
+            and_(
+                Clip.status == "fetched",
+                Clip.fetched_at < refetch_before,
+                or_(Clip.lease_owner.is_(None), Clip.lease_expires_at < now),
+            )
+        )
+    return or_(*conds)
 
 
-def claim_next(session: Session, owner: str, lease_s: float, f: QueueFilter) -> Claim | None:
-    """Take the next claimable clip (lowest id) for ``owner``; None when nothing is due."""
+def _of_owner(owner: str) -> ColumnElement[bool]:
+    """Leases held by ``owner``: the run's owner matches all its claims' tokens."""
+    return or_(Clip.lease_owner == owner, Clip.lease_owner.startswith(owner + ":", autoescape=True))
+
+
+def claim_next(session: Session, token: str, lease_s: float, f: QueueFilter) -> Claim | None:
+    """Take the next claimable clip (lowest id) under lease ``token``; None when nothing is due."""
     now = utcnow()
-    pick = select(Clip.id).where(_claimable(now), *_filter_conds(f)).order_by(Clip.id).limit(1)
+    claimable = _claimable(now, f.refetch_before)
+    pick = select(Clip.id).where(claimable, *_filter_conds(f)).order_by(Clip.id).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
+    refetch = Clip.status == "fetched"
     stmt = (
         update(Clip)
         .where(Clip.id == pick.scalar_subquery())
         .values(
-            status="in_progress",
-            lease_owner=owner,
+            status=case((refetch, "fetched"), else_="in_progress"),
+            lease_owner=token,
             lease_expires_at=now + timedelta(seconds=lease_s),
-            attempts=Clip.attempts + 1,
+            attempts=case((refetch, Clip.attempts), else_=Clip.attempts + 1),
             updated_at=now,
         )
-        .returning(Clip.id, Clip.clip_id, Clip.ytid, Clip.start_s, Clip.attempts, Clip.error_class)
+        .returning(
+            Clip.id,
+            Clip.clip_id,
+            Clip.ytid,
+            Clip.start_s,
+            Clip.attempts,
+            Clip.error_class,
+            Clip.status,
+        )
     )
     row = session.execute(stmt).first()
     if row is None:
         return None
-    return Claim(*row)
+    pk, clip_id, ytid, start_s, attempts, error_class, status = row
+    return Claim(
+        pk, clip_id, ytid, start_s, attempts, error_class, token=token, refetch=status == "fetched"
+    )
 
 
 def renew_leases(session: Session, owner: str, lease_s: float) -> int:
     stmt = (
         update(Clip)
-        .where(Clip.lease_owner == owner, Clip.status == "in_progress")
+        .where(_of_owner(owner), Clip.status.in_(("in_progress", "fetched")))
         .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
     )
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
-def _owned(clip_pk: int, owner: str) -> ColumnElement[bool]:
-    return and_(Clip.id == clip_pk, Clip.lease_owner == owner, Clip.status == "in_progress")
+def _owned(clip_pk: int, token: str) -> ColumnElement[bool]:
+    """The fencing check: this claim's token still holds the clip's lease."""
+    return and_(
+        Clip.id == clip_pk,
+        Clip.lease_owner == token,
+        Clip.status.in_(("in_progress", "fetched")),
+    )
 
 
 def mark_fetched(session: Session, clip_pk: int, owner: str, values: dict[str, Any]) -> bool:
@@ -149,9 +194,52 @@ def mark_failed(
     return bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
 
 
+def end_refetch(session: Session, clip_pk: int, token: str) -> bool:
+    """A forced re-fetch failed: drop its lease; the fetched row stays exactly as it was."""
+    stmt = (
+        update(Clip)
+        .where(_owned(clip_pk, token), Clip.status == "fetched")
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+    return bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
+
+
+def requeue(session: Session, clip_pks: Sequence[int]) -> int:
+    """Give clips back that failed only because of the environment: pending, attempt refunded.
+
+    Only clips no one holds (the breaker's streak, already recorded); the error stays visible.
+    """
+    if not clip_pks:
+        return 0
+    stmt = (
+        update(Clip)
+        .where(
+            Clip.id.in_(clip_pks),
+            Clip.status == "failed_retryable",
+            Clip.lease_owner.is_(None),
+        )
+        .values(status="pending", next_attempt_at=None, attempts=_minus_one(session))
+    )
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def _minus_one(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.greatest(Clip.attempts - 1, 0)
+    return func.max(Clip.attempts - 1, 0)
+
+
 def release(session: Session, owner: str, clip_pks: Sequence[int] | None = None) -> int:
-    """Give claimed clips back (interrupted run): pending again, the attempt not counted."""
-    conds = [Clip.lease_owner == owner, Clip.status == "in_progress"]
+    """Give claimed clips back (interrupted run): pending again, the attempt not counted.
+
+    ``owner`` is a run's owner (all its claims) or one claim's token. A forced re-fetch only
+    loses its lease: the clip stays fetched with its old files.
+    """
+    keep = [_of_owner(owner), Clip.status == "fetched"]
+    if clip_pks is not None:
+        keep.append(Clip.id.in_(clip_pks))
+    session.execute(update(Clip).where(*keep).values(lease_owner=None, lease_expires_at=None))
+    conds = [_of_owner(owner), Clip.status == "in_progress"]
     if clip_pks is not None:
         conds.append(Clip.id.in_(clip_pks))
     stmt = (
@@ -161,9 +249,7 @@ def release(session: Session, owner: str, clip_pks: Sequence[int] | None = None)
             status="pending",
             lease_owner=None,
             lease_expires_at=None,
-            attempts=func.greatest(Clip.attempts - 1, 0)
-            if session.get_bind().dialect.name == "postgresql"
-            else func.max(Clip.attempts - 1, 0),
+            attempts=_minus_one(session),
             updated_at=utcnow(),
         )
     )
@@ -174,7 +260,10 @@ def reclaim_dead_owners(session: Session, host: str, is_alive: Callable[[int], b
     """Free the leases of processes on ``host`` that no longer run (killed, crashed)."""
     owners = session.scalars(
         select(Clip.lease_owner)
-        .where(Clip.status == "in_progress", Clip.lease_owner.like(f"{host}:%"))
+        .where(
+            Clip.status.in_(("in_progress", "fetched")),
+            Clip.lease_owner.startswith(f"{host}:", autoescape=True),
+        )
         .distinct()
     ).all()
     dead = []
@@ -219,7 +308,8 @@ def reset_for_run(
 
 
 def claimable_count(session: Session, f: QueueFilter) -> int:
-    stmt = select(func.count()).select_from(Clip).where(_claimable(utcnow()), *_filter_conds(f))
+    claimable = _claimable(utcnow(), f.refetch_before)
+    stmt = select(func.count()).select_from(Clip).where(claimable, *_filter_conds(f))
     return int(session.scalar(stmt) or 0)
 
 

@@ -17,6 +17,7 @@ from avel_annotate.domain.fetch_errors import (
 )
 
 P, R, N, M = Kind.PERMANENT, Kind.RATE_LIMIT, Kind.RETRYABLE, Kind.MEDIA
+E = Kind.ENVIRONMENT
 
 DOWNLOAD_CASES = [
     ("ERROR: [youtube] abcdefghijk: Video unavailable", "unavailable", P),
@@ -91,9 +92,9 @@ DOWNLOAD_CASES = [
         "ERROR: [youtube] abcdefghijk: Sign in to confirm you\u2019re not a bot. Use "
         "--cookies-from-browser or --cookies for the authentication.",
         "bot_check",
-        R,
+        E,
     ),
-    ("ERROR: [youtube] abcdefghijk: Sign in to confirm you're not a bot", "bot_check", R),
+    ("ERROR: [youtube] abcdefghijk: Sign in to confirm you're not a bot", "bot_check", E),
     (
         "ERROR: [youtube] abcdefghijk: This content isn't available, try again later.",
         "try_later",
@@ -106,12 +107,12 @@ DOWNLOAD_CASES = [
         "server_error",
         N,
     ),
-    ("ERROR: unable to download video data: HTTP Error 403: Forbidden", "forbidden", N),
+    ("ERROR: unable to download video data: HTTP Error 403: Forbidden", "forbidden", E),
     (
         "ERROR: [youtube] abcdefghijk: Unable to download API page: <urlopen error [Errno -3] "
         "Temporary failure in name resolution>",
-        "network",
-        N,
+        "dns",
+        E,
     ),
     (
         "ERROR: [download] Got error: 28986 bytes read, 994119 more expected. Giving up after 2 "
