@@ -70,8 +70,6 @@ def pull(ctx: typer.Context, project: str = PROJECT, json_out: bool = JSON) -> N
     if settings.json or json_out:
         emit_json(report)
         return
-    for problem in report.problems:
-        line(f"skipped {problem}")
     kv(
         f"pulled from {report.url} project {report.project}",
         {

@@ -22,11 +22,12 @@ from avel_annotate.config import Settings
 from avel_annotate.domain.labelconfig import config_sha256
 from avel_annotate.domain.ls_results import (
     InvalidResultError,
+    Labels,
     assign_rounds,
     labels_to_result,
     result_to_labels,
 )
-from avel_annotate.errors import ConfigError, NotFoundError
+from avel_annotate.errors import ConfigError, LabelStudioError, NotFoundError
 from avel_annotate.labelstudio.client import LsClient, schema_problem
 from avel_annotate.services.curation import CurationChanges, recompute_curated
 from avel_annotate.services.labelstudio import client_for, label_config
@@ -212,7 +213,6 @@ class PullReport:
     cancelled: int
     unknown_tasks: int
     curated: CurationChanges
-    problems: list[str] = field(default_factory=list)
 
 
 def _time(value: Any) -> datetime | None:
@@ -228,6 +228,10 @@ def _user_id(value: Any) -> int | None:
     if isinstance(value, dict):
         value = value.get("id")
     return int(value) if isinstance(value, int) else None
+
+
+class MalformedAnnotationError(LabelStudioError):
+    """An annotation on the server that does not fit the schema or the label config."""
 
 
 _TRACKED = ("segments", "category_id", "was_cancelled", "round", "ground_truth", "ls_updated_at")
@@ -255,7 +259,6 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
             seen: set[int] = set()
             new_rows: list[dict[str, Any]] = []
             revisions: list[dict[str, Any]] = []
-            problems: list[str] = []
             affected: set[int] = set()
             n_ann = updated = cancelled = unknown = 0
             now = utcnow()
@@ -272,17 +275,8 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
                 rounds = assign_rounds([(a.get("id"), bool(a.get("was_cancelled"))) for a in anns])
                 for ann, rnd in zip(anns, rounds, strict=True):
                     n_ann += 1
-                    where = f"annotation {ann.get('id')} of task {task['id']}"
-                    problem = schema_problem("annotation", ann)
-                    if problem:
-                        problems.append(f"{where}: {problem}")
-                        continue
+                    labels = _checked_labels(ann, task, cats.keys())
                     seen.add(ann["id"])
-                    try:
-                        labels = result_to_labels(ann["result"], cats.keys())
-                    except InvalidResultError as e:
-                        problems.append(f"{where}: {e}")
-                        continue
                     uid = _user_id(ann["completed_by"])
                     values = {
                         "segments": labels.segments,
@@ -343,8 +337,6 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
             session.flush()
             q.insert_revisions(session, revisions)
             changes = recompute_curated(session, affected)
-        for p in problems:
-            log.warning("skipped %s", p)
         return PullReport(
             url=client.url,
             project=project,
@@ -357,10 +349,30 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
             cancelled=cancelled,
             unknown_tasks=unknown,
             curated=changes,
-            problems=problems,
         )
     finally:
         engine.dispose()
+
+
+MALFORMED_HINT = (
+    "fix or delete that annotation in Label Studio, then pull again; nothing was stored"
+)
+
+
+def _checked_labels(ann: dict[str, Any], task: dict[str, Any], categories: Any) -> Labels:
+    """The labels of one exported annotation, or a one-line error naming task and annotation.
+
+    A malformed annotation stops the pull before anything is stored: skipping it would make it
+    look deleted on the next comparison and drop the curated label it supports.
+    """
+    where = f"annotation {ann.get('id')} of task {task.get('id')}"
+    problem = schema_problem("annotation", ann)
+    if problem is None:
+        try:
+            return result_to_labels(ann["result"], categories)
+        except InvalidResultError as e:
+            problem = str(e)
+    raise MalformedAnnotationError(f"{where} is malformed: {problem}", MALFORMED_HINT)
 
 
 def _revision(ann: Annotation, change: str, now: datetime) -> dict[str, Any]:
