@@ -88,6 +88,19 @@ def server_env(
     return env
 
 
+def make_private(ls_data_dir: Path) -> None:
+    """Mode 0700 for the data dir and its folders, 0600 for its files (the SQLite database holds
+    the admin token); a data dir made by an older version or copied with a loose umask is fixed."""
+    os.chmod(ls_data_dir, 0o700)
+    for root, dirs, files in os.walk(ls_data_dir):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o700)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
+
+
 def health(url: str, timeout_s: float = 2.0) -> bool:
     try:
         response = httpx.get(f"{url.rstrip('/')}/health", timeout=timeout_s)
@@ -146,13 +159,15 @@ def start_server(
     """Start ``label-studio`` and return once ``/health`` answers on the chosen port."""
     exe = find_label_studio()
     ls_data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(ls_data_dir)
     chosen = free_port(port)
     url = f"http://{LOOPBACK}:{chosen}"
     log_path = ls_data_dir / "server.log"
     env = server_env(ls_data_dir, document_root, username=username, password=password, token=token)
     cmd = [str(exe), "start", "--no-browser", "--internal-host", LOOPBACK, "--port", str(chosen)]
     log.info("starting Label Studio on %s (data %s, log %s)", url, ls_data_dir, log_path)
-    with log_path.open("ab") as log_fh:
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(log_fd, "ab") as log_fh:
         process = subprocess.Popen(
             cmd,
             env=env,
@@ -161,6 +176,7 @@ def start_server(
             stdout=log_fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=0o077,  # the database holds the admin token: files 0600, dirs 0700
         )
     handle = ServerHandle(url, chosen, ls_data_dir, log_path, process)
     deadline = time.monotonic() + timeout_s

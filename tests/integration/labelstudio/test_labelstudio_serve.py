@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import stat
 import sys
@@ -72,3 +73,39 @@ def test_cli_push_with_server_down_names_the_url(
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1
     assert f"http://127.0.0.1:{port} is not reachable" in err and "0" * 40 not in err
+
+
+def _group_cmdlines(pgid: int) -> list[str]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(proc.name)) != pgid:
+                continue
+            out.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ProcessLookupError):
+            continue
+    return out
+
+
+def test_data_dir_is_private_and_no_secret_in_process_arguments(ls_template: Path, data_dir: Path):
+    """Issue 16 item 7: the database holding the admin token was 0644."""
+    ls_dir = data_dir / "labelstudio"
+    copy_data_dir(ls_template, ls_dir)
+    os.chmod(ls_dir, 0o755)
+    os.chmod(ls_dir / "label_studio.sqlite3", 0o644)  # as an older version left it
+    creds = ls_dir / "admin-credentials.txt"
+    creds.write_text("password=not-in-argv-3f9c\n")
+    settings = load_settings(data_dir=data_dir, overrides={"ls_api_key": TOKEN}, environ={})
+    handle, _ = start_local_server(settings, port=free_port(18620))
+    try:
+        cmdlines = _group_cmdlines(os.getpgid(handle.process.pid))
+        assert cmdlines and any("label-studio" in c for c in cmdlines)
+        assert not [c for c in cmdlines if TOKEN in c or "not-in-argv-3f9c" in c]
+        assert stat.S_IMODE(ls_dir.stat().st_mode) == 0o700
+        for path in ls_dir.rglob("*"):
+            want = 0o700 if path.is_dir() else 0o600
+            assert stat.S_IMODE(path.stat().st_mode) == want, path
+    finally:
+        handle.stop()
