@@ -131,11 +131,14 @@ def adjudicate(
     accept: int | None = typer.Option(None, "--accept", help="Label Studio annotation id."),
     third_pass: bool = typer.Option(False, "--third-pass", help="Ask a third annotator."),
     by: str | None = typer.Option(None, "--by", help="Who decides (default: login name)."),
+    project: str = PROJECT,
     json_out: bool = JSON,
 ) -> None:
     """Resolve a re-check disagreement."""
     settings: Settings = ctx.obj
-    r = qc.adjudicate(settings, clip_id, accept=accept, third_pass=third_pass, by=by)
+    r = qc.adjudicate(
+        settings, clip_id, accept=accept, third_pass=third_pass, by=by, project=project
+    )
     if settings.json or json_out:
         emit_json(r)
         return
