@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from avel_annotate.config import Settings
 from avel_annotate.domain import agreement as ag
 from avel_annotate.domain.curation import AnnotationView, recheck_pair
+from avel_annotate.domain.labelconfig import SEGMENT_VALUES
 from avel_annotate.domain.qc_draw import draw_recheck
 from avel_annotate.errors import ConfigError, NotFoundError
 from avel_annotate.services.annotate import DEFAULT_PROJECT
@@ -110,6 +111,19 @@ class RecheckPair:
     second_category: str | None
     differing_seconds: list[int]
     status: str  # agreed | open | third_pass | accepted
+    differing_second_names: list[str] = field(default_factory=list)  # "5-6s", as in the editor
+    next_step: str = ""
+
+
+def _next_step(status: str, clip_id: str, first: int, second: int) -> str:
+    if status == "open":
+        return (
+            f"avel annotate adjudicate {clip_id} --accept {first} | --accept {second} "
+            "| --third-pass"
+        )
+    if status == "third_pass":
+        return "a third annotator labels the task, then `avel annotate pull`"
+    return "none: curated"
 
 
 @dataclass(frozen=True)
@@ -183,6 +197,8 @@ def qc_report(settings: Settings) -> QcReport:
                     b.category,
                     ag.differing_seconds(a.segments, b.segments),
                     status,
+                    [SEGMENT_VALUES[t] for t in ag.differing_seconds(a.segments, b.segments)],
+                    _next_step(status, a.clip_id, a.ls_annotation_id, b.ls_annotation_id),
                 )
             )
         label_pairs = [
