@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-from avel_annotate.cli.render import counts, emit_json, kv, line, rows
+from avel_annotate.cli.render import counts, emit_json, kv, line
 from avel_annotate.config import Settings
 from avel_annotate.services import annotate, qc
 
@@ -19,15 +21,6 @@ JSON = typer.Option(False, "--json", help="Print the report as JSON.")
 def _figs(f: qc.ag.Figures) -> list[str]:
     pcts = [f.percent_agreement, f.kappa, f.category_agreement, f.exact_agreement]
     return ["-" if v is None else f"{v:.3f}" if i == 1 else f"{v:.1f}" for i, v in enumerate(pcts)]
-
-
-def _dis(d: qc.RecheckPair) -> tuple[object, ...]:
-    first, second = (
-        f"{d.first_annotation} {d.first_annotator}",
-        f"{d.second_annotation} {d.second_annotator}",
-    )
-    cats = f"{d.first_category} / {d.second_category}"
-    return (d.clip_id, d.status, first, second, d.differing_seconds or "", cats)
 
 
 @app.command("push")
@@ -70,8 +63,6 @@ def pull(ctx: typer.Context, project: str = PROJECT, json_out: bool = JSON) -> N
     if settings.json or json_out:
         emit_json(report)
         return
-    for problem in report.problems:
-        line(f"skipped {problem}")
     kv(
         f"pulled from {report.url} project {report.project}",
         {
@@ -106,6 +97,19 @@ def sample(
     counts("drawn by category", report.drawn_by_category, "category")
 
 
+def _say(text: str = "") -> None:
+    """Literal text, never wrapped, cut or read as markup: clip ids and second names are what
+    `adjudicate` needs, whole, at any terminal width."""
+    sys.stdout.write(text + "\n")
+
+
+def _table(columns: list[str], data: list[tuple[object, ...]]) -> None:
+    cells = [columns, *[[str(v) for v in row] for row in data]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    for row in cells:
+        _say("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
 @qc_app.command("report")
 def report(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Agreement: per second (pooled kappa), category, per annotator/category, model vs human."""
@@ -114,16 +118,25 @@ def report(ctx: typer.Context, json_out: bool = JSON) -> None:
     if settings.json or json_out:
         emit_json(r)
         return
-    line(f"drawn {r.drawn}, re-checked {r.rechecked}, waiting {r.pending}")
+    _say(f"drawn {r.drawn}, re-checked {r.rechecked}, waiting {r.pending}")
     groups = {"all": r.overall, **{f"annotator {k}": v for k, v in r.per_annotator.items()}}
     groups |= {f"category {k}": v for k, v in r.per_category.items()}
     groups |= {f"model {k} vs curated": v for k, v in r.model_vs_human.items()}
+    _say()
+    _say("agreement")
     cols = ["group", "pairs", "seconds %", "kappa", "category %", "exact %"]
-    rows("agreement", cols, [(k, f.n_pairs, *_figs(f)) for k, f in groups.items()])
-    cols = ["clip", "status", "first (id who)", "re-check (id who)", "seconds", "category"]
-    rows(f"{len(r.disagreements)} disagreement(s)", cols, [_dis(d) for d in r.disagreements])
+    _table(cols, [(k, f.n_pairs, *_figs(f)) for k, f in groups.items()])
+    _say()
+    _say(f"{len(r.disagreements)} disagreement(s)")
+    for d in r.disagreements:
+        _say(f"- clip {d.clip_id} (task {d.ls_task_id}): {d.status}")
+        _say(f"  first pass: annotation {d.first_annotation} by {d.first_annotator}")
+        _say(f"  re-check:   annotation {d.second_annotation} by {d.second_annotator}")
+        _say(f"  seconds differing: {' '.join(d.differing_second_names) or 'none'}")
+        _say(f"  category: {d.first_category or '-'} / {d.second_category or '-'}")
+        _say(f"  next: {d.next_step}")
     for flag in r.same_annotator:
-        line(f"flagged (not counted): {flag}")
+        _say(f"flagged (not counted): {flag}")
 
 
 @app.command("adjudicate")
@@ -133,11 +146,14 @@ def adjudicate(
     accept: int | None = typer.Option(None, "--accept", help="Label Studio annotation id."),
     third_pass: bool = typer.Option(False, "--third-pass", help="Ask a third annotator."),
     by: str | None = typer.Option(None, "--by", help="Who decides (default: login name)."),
+    project: str = PROJECT,
     json_out: bool = JSON,
 ) -> None:
     """Resolve a re-check disagreement."""
     settings: Settings = ctx.obj
-    r = qc.adjudicate(settings, clip_id, accept=accept, third_pass=third_pass, by=by)
+    r = qc.adjudicate(
+        settings, clip_id, accept=accept, third_pass=third_pass, by=by, project=project
+    )
     if settings.json or json_out:
         emit_json(r)
         return

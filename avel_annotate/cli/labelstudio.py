@@ -1,48 +1,71 @@
-"""`avel labelstudio serve`: a local Label Studio for the annotation loop."""
+"""`avel labelstudio serve|stop`: a local Label Studio for the annotation loop."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
-from avel_annotate.cli.render import emit_json, kv, line
+from avel_annotate.cli.render import emit_json
 from avel_annotate.config import Settings
 from avel_annotate.services import labelstudio
 
 app = typer.Typer(help="A local Label Studio server.")
 
+LS_DATA_DIR = typer.Option(
+    None, "--data-dir", help="Label Studio's own data dir (default <data-dir>/labelstudio)."
+)
+
+
+def _say(text: str) -> None:
+    """Literal text, never wrapped or cut (the invite link must survive any terminal width)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
 
 @app.command("serve")
 def serve(
     ctx: typer.Context,
-    port: int = typer.Option(8080, "--port", help="Port on 127.0.0.1 (the next free one if busy)."),
-    ls_data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Label Studio's own data dir (default <data-dir>/labelstudio)."
+    port: int = typer.Option(8080, "--port", help="Port to listen on (an error if it is busy)."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind; beyond loopback (e.g. 0.0.0.0) for a team."
     ),
+    ls_data_dir: Path | None = LS_DATA_DIR,
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Start Label Studio headless on loopback; save its URL and token to the config file."""
+    """Start Label Studio headless; save its URL and token to the config file. Ctrl-C, SIGTERM
+    or SIGHUP stop it with this command."""
     settings: Settings = ctx.obj
 
     def ready(report: labelstudio.ServeReport) -> None:
         if settings.json or json_out:
             emit_json(report)
             return
-        kv(
-            f"Label Studio is running at {report.url}",
-            {
-                "data dir": report.ls_data_dir,
-                "log": report.log_path,
-                "admin login": f"{report.admin_email} (password in {report.credentials_path})",
-                "token saved to": report.config_path,
-                "annotators join at": report.invite_url,
-            },
-        )
-        if not report.url.endswith(f":{report.requested_port}"):
-            line(f"port {report.requested_port} was busy; using {report.url}")
-        line("Send the invite link to annotators; press Ctrl-C to stop the server.")
+        _say(f"Label Studio is running at {report.url} (pid {report.pid})")
+        _say(f"  data dir: {report.ls_data_dir}")
+        _say(f"  log: {report.log_path}")
+        _say(f"  admin login: {report.admin_email} (password in {report.credentials_path})")
+        _say(f"  token saved to: {report.config_path}")
+        _say(f"  invite link (also in {report.invite_path}):")
+        _say(f"{report.invite_url}")
+        for warning in report.warnings:
+            sys.stderr.write(f"warning: {warning}\n")
+        _say("Send the invite link to annotators; press Ctrl-C to stop the server.")
 
     raise typer.Exit(
-        labelstudio.serve(settings, port=port, ls_data_dir=ls_data_dir, on_ready=ready)
+        labelstudio.serve(settings, port=port, ls_data_dir=ls_data_dir, host=host, on_ready=ready)
     )
+
+
+@app.command("stop")
+def stop(ctx: typer.Context, ls_data_dir: Path | None = LS_DATA_DIR) -> None:
+    """Stop the server a `serve` of this data dir left running (e.g. after its terminal died)."""
+    settings: Settings = ctx.obj
+    stopped = labelstudio.stop_local_server(settings, ls_data_dir)
+    if stopped is None:
+        _say("no Label Studio server is recorded for this data dir")
+    elif stopped.was_running:
+        _say(f"stopped Label Studio (pid {stopped.pid}, port {stopped.port})")
+    else:
+        _say(f"Label Studio (pid {stopped.pid}) had already exited; removed its pid file")

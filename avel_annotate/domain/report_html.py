@@ -13,7 +13,9 @@ CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse}td,th{padding:2px 8px;border:1px solid #ddd;font-size:.85em}
-.note{color:#666;font-size:.9em}svg text{font-size:11px;fill:#333}
+.note{color:#666;font-size:.9em}
+.warning{background:#fde2e1;border:2px solid #e15759;padding:.6em 1em;font-weight:bold}
+svg text{font-size:11px;fill:#333}
 """
 
 
@@ -136,6 +138,10 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
         for row in rows
     )
     return f"<h2>{escape(title)}</h2><table><tr>{head}</tr>{body}</table>"
+
+
+def warning(text: str) -> str:
+    return f"<p class='warning' role='alert'>Warning: {escape(text)}</p>"
 
 
 def page(title: str, subtitle: str, sections: Sequence[str]) -> str:

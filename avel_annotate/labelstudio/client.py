@@ -132,6 +132,12 @@ class LsClient:
                 return int(project.id)
         return None
 
+    def projects(self) -> list[tuple[int, str, str]]:
+        """``(id, title, description)`` of every project the token can see."""
+        pager: Any = self._call("list projects", self._sdk.projects.list, page_size=100)
+        found: list[Any] = self._call("list projects", list, pager)
+        return [(int(p.id), str(p.title or ""), str(p.description or "")) for p in found]
+
     def project_exists(self, project_id: int) -> bool:
         try:
             self._call(f"get project {project_id}", self._sdk.projects.get, project_id)

@@ -9,6 +9,7 @@ the first start. The token is passed through the environment only, never on a co
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
@@ -28,6 +29,12 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'avel-annotate[server]'"
 LOOPBACK = "127.0.0.1"
+PID_FILE = "server.pid"
+# Label Studio keeps a task opened in someone's stream locked for TASK_LOCK_TTL seconds
+# (default 86400: a day of "No More Tasks Left in Queue" for everybody else); 1.23 reads it from
+# the environment (core/settings/base.py). Five minutes returns an abandoned task soon enough.
+TASK_LOCK_TTL_S = 300
+_PR_SET_PDEATHSIG = 1
 
 
 def find_label_studio() -> Path:
@@ -64,7 +71,13 @@ def free_port(preferred: int | None = None, host: str = LOOPBACK) -> int:
 
 
 def server_env(
-    ls_data_dir: Path, document_root: Path, *, username: str, password: str, token: str
+    ls_data_dir: Path,
+    document_root: Path,
+    *,
+    username: str,
+    password: str,
+    token: str,
+    task_lock_ttl_s: int = TASK_LOCK_TTL_S,
 ) -> dict[str, str]:
     """Environment of an offline, loopback-only server (see docs/labelstudio.md)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO_", "DJANGO_"))}
@@ -82,10 +95,24 @@ def server_env(
             "COLLECT_ANALYTICS": "false",
             "LOCAL_FILES_SERVING_ENABLED": "true",
             "LOCAL_FILES_DOCUMENT_ROOT": str(document_root.resolve()),
+            "LABEL_STUDIO_TASK_LOCK_TTL": str(int(task_lock_ttl_s)),
             "PYTHONUNBUFFERED": "1",
         }
     )
     return env
+
+
+def make_private(ls_data_dir: Path) -> None:
+    """Mode 0700 for the data dir and its folders, 0600 for its files (the SQLite database holds
+    the admin token); a data dir made by an older version or copied with a loose umask is fixed."""
+    os.chmod(ls_data_dir, 0o700)
+    for root, dirs, files in os.walk(ls_data_dir):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o700)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
 
 
 def health(url: str, timeout_s: float = 2.0) -> bool:
@@ -109,18 +136,18 @@ class ServerHandle:
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """Stop the server and the processes it started (its own process group)."""
-        if self.process.poll() is not None:
-            return
-        pgid = os.getpgid(self.process.pid)
-        os.killpg(pgid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(pgid, signal.SIGKILL)
-            self.process.wait(timeout_s)
+        if self.process.poll() is None:
+            pgid = os.getpgid(self.process.pid)
+            os.killpg(pgid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(pgid, signal.SIGKILL)
+                self.process.wait(timeout_s)
+        _remove_pid_file(self.ls_data_dir, self.process.pid)
 
     def kill(self) -> None:
-        """Kill at once, as a crash would (tests of interrupted work)."""
+        """Kill at once, as a crash would (tests of interrupted work); the pid file stays."""
         if self.process.poll() is None:
             os.killpg(os.getpgid(self.process.pid), signal.SIGKILL)
             self.process.wait(15)
@@ -141,18 +168,46 @@ def start_server(
     username: str,
     password: str,
     port: int | None = None,
+    host: str = LOOPBACK,
     timeout_s: float = 180.0,
+    task_lock_ttl_s: int = TASK_LOCK_TTL_S,
 ) -> ServerHandle:
-    """Start ``label-studio`` and return once ``/health`` answers on the chosen port."""
+    """Start ``label-studio`` and return once ``/health`` answers.
+
+    ``port`` None takes any free port (tests); a given port must be free: a busy one is an
+    error, never a silent move to another port. A server of this data dir left running by a
+    parent that was killed is stopped first (its pid file). The server runs in its own process
+    group and gets SIGTERM when the process that started it dies.
+    """
     exe = find_label_studio()
     ls_data_dir.mkdir(parents=True, exist_ok=True)
-    chosen = free_port(port)
-    url = f"http://{LOOPBACK}:{chosen}"
+    make_private(ls_data_dir)
+    stop_recorded(ls_data_dir)
+    if port is None:
+        chosen = free_port(None, host)
+    elif port_is_free(port, host):
+        chosen = port
+    else:
+        raise LabelStudioError(
+            f"port {port} on {host} is busy",
+            "stop what listens there (`avel labelstudio stop` if it is this toolkit's server) "
+            "or choose another with --port",
+        )
+    local_host = LOOPBACK if host in ("0.0.0.0", "", "::") else host
+    url = f"http://{local_host}:{chosen}"
     log_path = ls_data_dir / "server.log"
-    env = server_env(ls_data_dir, document_root, username=username, password=password, token=token)
-    cmd = [str(exe), "start", "--no-browser", "--internal-host", LOOPBACK, "--port", str(chosen)]
+    env = server_env(
+        ls_data_dir,
+        document_root,
+        username=username,
+        password=password,
+        token=token,
+        task_lock_ttl_s=task_lock_ttl_s,
+    )
+    cmd = [str(exe), "start", "--no-browser", "--internal-host", host, "--port", str(chosen)]
     log.info("starting Label Studio on %s (data %s, log %s)", url, ls_data_dir, log_path)
-    with log_path.open("ab") as log_fh:
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(log_fd, "ab") as log_fh:
         process = subprocess.Popen(
             cmd,
             env=env,
@@ -161,8 +216,11 @@ def start_server(
             stdout=log_fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=0o077,  # the database holds the admin token: files 0600, dirs 0700
+            preexec_fn=_die_with_parent,
         )
     handle = ServerHandle(url, chosen, ls_data_dir, log_path, process)
+    _write_pid_file(ls_data_dir, process.pid, chosen, host)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not handle.alive():
@@ -183,5 +241,82 @@ def start_server(
 
 def copy_data_dir(template: Path, dest: Path) -> Path:
     """Copy a migrated server data dir (fast restart: no migrations). Logs are not copied."""
-    shutil.copytree(template, dest, ignore=shutil.ignore_patterns("server.log"))
+    shutil.copytree(template, dest, ignore=shutil.ignore_patterns("server.log", PID_FILE))
     return dest
+
+
+# -- the pid file and stopping a server this process did not start ---------------------------
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: SIGTERM to the server when the process that started it dies, even by kill -9."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _write_pid_file(ls_data_dir: Path, pid: int, port: int, host: str) -> None:
+    path = ls_data_dir / PID_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"{pid}\n{port}\n{host}\n")
+
+
+def _remove_pid_file(ls_data_dir: Path, pid: int) -> None:
+    recorded = read_pid_file(ls_data_dir)
+    if recorded is not None and recorded[0] == pid:
+        (ls_data_dir / PID_FILE).unlink(missing_ok=True)
+
+
+def read_pid_file(ls_data_dir: Path) -> tuple[int, int, str] | None:
+    """``(pid, port, host)`` of the server recorded in the data dir, else None."""
+    try:
+        pid, port, host = (ls_data_dir / PID_FILE).read_text(encoding="utf-8").split()[:3]
+        return int(pid), int(port), host
+    except (OSError, ValueError):
+        return None
+
+
+def _is_our_server(pid: int) -> bool:
+    """The process is a label-studio server leading its own process group."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat_fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    zombie = stat_fields[0] == "Z"
+    return not zombie and b"label-studio" in cmdline and os.getpgid(pid) == pid
+
+
+@dataclass(frozen=True)
+class StoppedServer:
+    pid: int
+    port: int
+    host: str
+    was_running: bool
+
+
+def stop_recorded(ls_data_dir: Path, timeout_s: float = 15.0) -> StoppedServer | None:
+    """Stop the server recorded in the data dir's pid file (left by a killed ``serve``) and
+    remove the file; None when there is no pid file. A stale file (process gone, or the pid
+    reused by something else) is removed without touching any process."""
+    recorded = read_pid_file(ls_data_dir)
+    if recorded is None:
+        (ls_data_dir / PID_FILE).unlink(missing_ok=True)
+        return None
+    pid, port, host = recorded
+    running = _is_our_server(pid)
+    if running:
+        log.info("stopping the Label Studio server left running (pid %d, port %d)", pid, port)
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _is_our_server(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _is_our_server(pid):
+            os.killpg(pid, signal.SIGKILL)
+            while _is_our_server(pid) and time.monotonic() < deadline + timeout_s:
+                time.sleep(0.2)
+    (ls_data_dir / PID_FILE).unlink(missing_ok=True)
+    return StoppedServer(pid, port, host, running)

@@ -20,16 +20,25 @@ from rich.progress import track
 
 from avel_annotate.config import Settings
 from avel_annotate.domain.labelconfig import config_sha256
+from avel_annotate.domain.ls_identity import describe
 from avel_annotate.domain.ls_results import (
     InvalidResultError,
+    Labels,
     assign_rounds,
     labels_to_result,
     result_to_labels,
 )
-from avel_annotate.errors import ConfigError, NotFoundError
+from avel_annotate.errors import ConfigError, LabelStudioError, NotFoundError
 from avel_annotate.labelstudio.client import LsClient, schema_problem
 from avel_annotate.services.curation import CurationChanges, recompute_curated
 from avel_annotate.services.labelstudio import client_for, label_config
+from avel_annotate.services.ls_projects import (
+    find_project,
+    follow,
+    key_of,
+    pending_project,
+    require_project,
+)
 from avel_annotate.services.store import open_store, store_session
 from avel_annotate.store import annotations as q
 from avel_annotate.store.clips import category_ids, category_names
@@ -58,40 +67,52 @@ class PushReport:
     duplicates_on_server: list[int] = field(default_factory=list)
 
 
-def _ensure_project(client: LsClient, settings: Settings, title: str) -> tuple[int, int]:
-    """``(store project pk, Label Studio project id)``: found, or created with our config."""
+def _ensure_project(client: LsClient, settings: Settings, title: str) -> tuple[int, int, str]:
+    """``(store project pk, Label Studio project id, project key)``: this store's project on
+    the server however it is reached (found by its key), else created with our config."""
     with store_session(settings) as session:
         config = label_config(category_names(session))
         sha = config_sha256(config)
-        proj = q.get_project(session, client.url, title)
-        if proj is not None and client.project_exists(proj.ls_project_id):
-            if proj.label_config_sha256 != sha:
-                client.update_project(proj.ls_project_id, label_config=config)
-                proj.label_config_sha256 = sha
-            pk, pid = proj.id, proj.ls_project_id
-        else:
-            pid = client.find_project(title) or client.create_project(
-                title, config, maximum_annotations=1, show_overlap_first=True
-            )
-            client.update_project(pid, label_config=config)
-            pk = q.add_project(session, client.url, pid, title, sha).id
-            proj = session.get(LsProject, pk)
-        clips_dir = settings.clips_dir.resolve()
-        clips_dir.mkdir(parents=True, exist_ok=True)
-        storage = client.ensure_local_storage(pid, str(clips_dir), STORAGE_TITLE)
-        if proj is not None:
-            proj.storage_id = storage
-        return pk, pid
+        proj = find_project(session, client, title) or pending_project(session, client, title, sha)
+        pk, pid, key = proj.id, proj.ls_project_id, key_of(proj)
+        stored_sha = proj.label_config_sha256
+    if pid < 0:
+        pid = client.create_project(
+            title,
+            config,
+            description=describe(key),
+            maximum_annotations=1,
+            show_overlap_first=True,
+        )
+        stored_sha = ""
+    if stored_sha != sha:
+        client.update_project(pid, label_config=config)
+    clips_dir = settings.clips_dir.resolve()
+    clips_dir.mkdir(parents=True, exist_ok=True)
+    storage = client.ensure_local_storage(pid, str(clips_dir), STORAGE_TITLE)
+    with store_session(settings) as session:
+        row = session.get(LsProject, pk)
+        assert row is not None
+        follow(session, row, client.url, pid)
+        row.label_config_sha256 = sha
+        row.storage_id = storage
+    return pk, pid, key
 
 
 def _task(
-    c: q.PushCandidate, pred: q.PredictionRow | None, model: str | None, cats: set[str]
+    c: q.PushCandidate,
+    pred: q.PredictionRow | None,
+    model: str | None,
+    cats: set[str],
+    key: str,
 ) -> dict[str, Any]:
     task: dict[str, Any] = {
         "data": {
             "video": "/data/local-files/?d=" + urllib.parse.quote(c.media_path, safe="/"),
             "clip_id": c.clip_id,
-        }
+            "avel_project": key,
+        },
+        "meta": {"avel_project": key, "clip_id": c.clip_id},
     }
     if pred is not None and model is not None:
         category = pred.category if pred.category in cats else None
@@ -122,7 +143,7 @@ def push(
     if order == "uncertainty" and model is None:
         raise ConfigError("--order uncertainty needs --model VERSION", "name a model version")
     client = client_for(settings)
-    project_pk, pid = _ensure_project(client, settings, project)
+    project_pk, pid, key = _ensure_project(client, settings, project)
     engine = open_store(settings)
     try:
         with session_scope(engine) as session:
@@ -166,7 +187,7 @@ def push(
         created = with_preds = 0
         batches = [chosen[i : i + batch_size] for i in range(0, len(chosen), batch_size)]
         for batch in track(batches, "pushing", disable=not settings.progress or not batches):
-            tasks = [_task(c, preds.get(c.pk), model, cats) for c in batch]
+            tasks = [_task(c, preds.get(c.pk), model, cats, key) for c in batch]
             ids = client.import_tasks(pid, tasks)
             with session_scope(engine) as session:
                 q.insert_tasks(
@@ -212,7 +233,6 @@ class PullReport:
     cancelled: int
     unknown_tasks: int
     curated: CurationChanges
-    problems: list[str] = field(default_factory=list)
 
 
 def _time(value: Any) -> datetime | None:
@@ -230,6 +250,10 @@ def _user_id(value: Any) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
+class MalformedAnnotationError(LabelStudioError):
+    """An annotation on the server that does not fit the schema or the label config."""
+
+
 _TRACKED = ("segments", "category_id", "was_cancelled", "round", "ground_truth", "ls_updated_at")
 
 
@@ -238,24 +262,17 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
     engine = open_store(settings)
     try:
         with session_scope(engine) as session:
-            proj = q.get_project(session, client.url, project)
-            if proj is None:
-                raise NotFoundError(
-                    f"no project {project!r} pushed to {client.url}", "run `avel annotate push`"
-                )
-            pid = proj.ls_project_id
+            proj = require_project(session, client, project)
+            pk, pid = proj.id, proj.ls_project_id
         users = client.users()
         exported = client.export_tasks(pid)
         with session_scope(engine) as session:
-            proj = q.get_project(session, client.url, project)
-            assert proj is not None
-            tasks = q.tasks_of(session, proj.id)
+            tasks = q.tasks_of(session, pk)
             cats = category_ids(session)
-            existing = {a.ls_annotation_id: a for a in q.annotations_of_project(session, proj.id)}
+            existing = {a.ls_annotation_id: a for a in q.annotations_of_project(session, pk)}
             seen: set[int] = set()
             new_rows: list[dict[str, Any]] = []
             revisions: list[dict[str, Any]] = []
-            problems: list[str] = []
             affected: set[int] = set()
             n_ann = updated = cancelled = unknown = 0
             now = utcnow()
@@ -272,17 +289,8 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
                 rounds = assign_rounds([(a.get("id"), bool(a.get("was_cancelled"))) for a in anns])
                 for ann, rnd in zip(anns, rounds, strict=True):
                     n_ann += 1
-                    where = f"annotation {ann.get('id')} of task {task['id']}"
-                    problem = schema_problem("annotation", ann)
-                    if problem:
-                        problems.append(f"{where}: {problem}")
-                        continue
+                    labels = _checked_labels(ann, task, cats.keys())
                     seen.add(ann["id"])
-                    try:
-                        labels = result_to_labels(ann["result"], cats.keys())
-                    except InvalidResultError as e:
-                        problems.append(f"{where}: {e}")
-                        continue
                     uid = _user_id(ann["completed_by"])
                     values = {
                         "segments": labels.segments,
@@ -343,8 +351,6 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
             session.flush()
             q.insert_revisions(session, revisions)
             changes = recompute_curated(session, affected)
-        for p in problems:
-            log.warning("skipped %s", p)
         return PullReport(
             url=client.url,
             project=project,
@@ -357,10 +363,30 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
             cancelled=cancelled,
             unknown_tasks=unknown,
             curated=changes,
-            problems=problems,
         )
     finally:
         engine.dispose()
+
+
+MALFORMED_HINT = (
+    "fix or delete that annotation in Label Studio, then pull again; nothing was stored"
+)
+
+
+def _checked_labels(ann: dict[str, Any], task: dict[str, Any], categories: Any) -> Labels:
+    """The labels of one exported annotation, or a one-line error naming task and annotation.
+
+    A malformed annotation stops the pull before anything is stored: skipping it would make it
+    look deleted on the next comparison and drop the curated label it supports.
+    """
+    where = f"annotation {ann.get('id')} of task {task.get('id')}"
+    problem = schema_problem("annotation", ann)
+    if problem is None:
+        try:
+            return result_to_labels(ann["result"], categories)
+        except InvalidResultError as e:
+            problem = str(e)
+    raise MalformedAnnotationError(f"{where} is malformed: {problem}", MALFORMED_HINT)
 
 
 def _revision(ann: Annotation, change: str, now: datetime) -> dict[str, Any]:

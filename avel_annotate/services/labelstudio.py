@@ -7,6 +7,8 @@ import importlib.resources
 import logging
 import os
 import secrets
+import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +17,21 @@ from avel_annotate.config import Settings, write_config_values
 from avel_annotate.domain.labelconfig import build_label_config
 from avel_annotate.errors import ConfigError, LabelStudioError
 from avel_annotate.labelstudio.client import LsClient
-from avel_annotate.labelstudio.server import ServerHandle, find_label_studio, start_server
+from avel_annotate.labelstudio.server import (
+    LOOPBACK,
+    ServerHandle,
+    StoppedServer,
+    find_label_studio,
+    start_server,
+    stop_recorded,
+)
 
 log = logging.getLogger(__name__)
 
 ADMIN_EMAIL = "admin@avel.local"
 CREDENTIALS_FILE = "admin-credentials.txt"
+INVITE_FILE = "invite-link.txt"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SQLITE_FILE = "label_studio.sqlite3"
 
 
@@ -49,8 +60,12 @@ class ServeReport:
     admin_email: str
     credentials_path: str
     invite_url: str | None
+    invite_path: str | None
     first_start: bool
     requested_port: int
+    host: str = LOOPBACK
+    pid: int | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def _write_secret_file(path: Path, text: str) -> None:
@@ -69,7 +84,11 @@ def _admin_password(creds: Path) -> str:
 
 
 def start_local_server(
-    settings: Settings, *, port: int = 8080, ls_data_dir: Path | None = None
+    settings: Settings,
+    *,
+    port: int = 8080,
+    ls_data_dir: Path | None = None,
+    host: str = LOOPBACK,
 ) -> tuple[ServerHandle, ServeReport]:
     """Start (or restart) the toolkit's Label Studio and save its URL and token to the config."""
     find_label_studio()  # fail first, with the install hint, before writing anything
@@ -95,13 +114,27 @@ def start_local_server(
         username=ADMIN_EMAIL,
         password=password,
         port=port,
+        host=host,
     )
+    warnings: list[str] = []
+    team_url = handle.url
+    if host not in LOOPBACK_HOSTS:
+        name = socket.getfqdn() if host in ("0.0.0.0", "::", "") else host
+        team_url = f"http://{name}:{handle.port}"
+        warnings.append(
+            f"Label Studio listens on {host}:{handle.port}, beyond this machine: anyone who can "
+            "reach it can try to log in; keep it behind a firewall or VPN"
+        )
     try:
         write_config_values(settings.config_path, {"ls_url": handle.url, "ls_api_key": token})
         client = LsClient(handle.url, token)
         client.whoami()
         invite: str | None = client.invite_url()
-    except LabelStudioError:
+        if invite is not None and team_url != handle.url:
+            invite = team_url + invite[len(handle.url) :]
+        invite_path = ls_dir / INVITE_FILE
+        _write_secret_file(invite_path, f"{invite}\n")
+    except (LabelStudioError, OSError):
         handle.stop()
         raise
     report = ServeReport(
@@ -112,10 +145,24 @@ def start_local_server(
         admin_email=ADMIN_EMAIL,
         credentials_path=str(creds),
         invite_url=invite,
+        invite_path=str(invite_path),
         first_start=first,
         requested_port=port,
+        host=host,
+        pid=handle.process.pid,
+        warnings=tuple(warnings),
     )
     return handle, report
+
+
+class _Stop(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum: int, _frame: object) -> None:
+    raise _Stop(signum)
 
 
 def serve(
@@ -123,12 +170,33 @@ def serve(
     *,
     port: int = 8080,
     ls_data_dir: Path | None = None,
+    host: str = LOOPBACK,
     on_ready: Callable[[ServeReport], None],
 ) -> int:
-    """Run the server in the foreground until it exits or is interrupted; its exit code."""
-    handle, report = start_local_server(settings, port=port, ls_data_dir=ls_data_dir)
+    """Run the server in the foreground until it exits or is interrupted; its exit code.
+
+    SIGINT, SIGTERM and SIGHUP stop Label Studio with us (it runs in its own process group, so
+    the terminal's signals do not reach it directly); exit code 128 + the signal number.
+    """
+    previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        on_ready(report)
-        return handle.process.wait()
+        handle, report = start_local_server(settings, port=port, ls_data_dir=ls_data_dir, host=host)
+        try:
+            on_ready(report)
+            return handle.process.wait()
+        except _Stop as stop:
+            log.info("signal %d: stopping Label Studio", stop.signum)
+            return 128 + stop.signum
+        finally:
+            handle.stop()
+    except _Stop as stop:  # while starting: start_server stopped nothing yet; the pid file does
+        stop_recorded((ls_data_dir or settings.data_dir / "labelstudio").resolve())
+        return 128 + stop.signum
     finally:
-        handle.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def stop_local_server(settings: Settings, ls_data_dir: Path | None = None) -> StoppedServer | None:
+    """`avel labelstudio stop`: stop the server recorded in the data dir (None: none recorded)."""
+    return stop_recorded((ls_data_dir or settings.data_dir / "labelstudio").resolve())

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from avel_annotate.config import Settings
 from avel_annotate.domain import agreement as ag
 from avel_annotate.domain.curation import AnnotationView, recheck_pair
+from avel_annotate.domain.labelconfig import SEGMENT_VALUES
 from avel_annotate.domain.qc_draw import draw_recheck
 from avel_annotate.errors import ConfigError, NotFoundError
 from avel_annotate.services.annotate import DEFAULT_PROJECT
 from avel_annotate.services.curation import CurationChanges, recompute_curated
 from avel_annotate.services.labelstudio import client_for
+from avel_annotate.services.ls_projects import require_project
 from avel_annotate.services.store import open_store, store_session
 from avel_annotate.store import annotations as q
 from avel_annotate.store.engine import session_scope
@@ -51,9 +53,7 @@ def qc_sample(
     engine = open_store(settings)
     try:
         with session_scope(engine) as session:
-            proj = q.get_project(session, client.url, project)
-            if proj is None:
-                raise NotFoundError(f"no project {project!r} on {client.url}", "push first")
+            proj = require_project(session, client, project)
             tasks = {
                 pk: (ls_id, clip) for ls_id, (pk, clip) in q.tasks_of(session, proj.id).items()
             }
@@ -111,6 +111,19 @@ class RecheckPair:
     second_category: str | None
     differing_seconds: list[int]
     status: str  # agreed | open | third_pass | accepted
+    differing_second_names: list[str] = field(default_factory=list)  # "5-6s", as in the editor
+    next_step: str = ""
+
+
+def _next_step(status: str, clip_id: str, first: int, second: int) -> str:
+    if status == "open":
+        return (
+            f"avel annotate adjudicate {clip_id} --accept {first} | --accept {second} "
+            "| --third-pass"
+        )
+    if status == "third_pass":
+        return "a third annotator labels the task, then `avel annotate pull`"
+    return "none: curated"
 
 
 @dataclass(frozen=True)
@@ -184,6 +197,8 @@ def qc_report(settings: Settings) -> QcReport:
                     b.category,
                     ag.differing_seconds(a.segments, b.segments),
                     status,
+                    [SEGMENT_VALUES[t] for t in ag.differing_seconds(a.segments, b.segments)],
+                    _next_step(status, a.clip_id, a.ls_annotation_id, b.ls_annotation_id),
                 )
             )
         label_pairs = [
@@ -239,6 +254,7 @@ def adjudicate(
     third_pass: bool = False,
     by: str | None = None,
     note: str | None = None,
+    project: str = DEFAULT_PROJECT,
 ) -> AdjudicationReport:
     """Accept one annotation (ground truth in Label Studio) or send the clip to a third pass."""
     if (accept is None) == (not third_pass):
@@ -252,9 +268,13 @@ def adjudicate(
             if clip is None:
                 raise NotFoundError(f"clip {clip_id} is not in the store", "check the clip id")
             clip_pk = clip.id
-            tasks = [t for t in q.tasks_of_clip(session, clip_pk) if t[2] == client.url]
+            proj = require_project(session, client, project)
+            tasks = [t for t in q.tasks_of_clip(session, clip_pk) if t[2] == proj.id]
             if not tasks:
-                raise NotFoundError(f"clip {clip_id} has no task on {client.url}", "push first")
+                raise NotFoundError(
+                    f"clip {clip_id} has no task in project {project!r} on {client.url}",
+                    "push first",
+                )
             ann_pk = None
             if accept is not None:
                 ann = q.annotation_of_clip(session, clip_pk, accept)

@@ -26,15 +26,59 @@ class ReportSummary:
     sections: int
 
 
-def _agreement_by_category(settings: Settings) -> dict[str, float]:
+def _fig_row(name: str, f: Any) -> tuple[object, ...]:
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    kappa = "-" if f.kappa is None else f"{f.kappa:.3f}"
+    return (name, f.n_pairs, pct(f.percent_agreement), kappa, pct(f.category_agreement))
+
+
+def _qc_sections(settings: Settings, progress: dict[str, int]) -> list[str]:
+    """Annotation progress, agreement with the pairs behind each figure, open disagreements."""
     from avel_annotate.services.qc import qc_report
 
-    report = qc_report(settings)
-    return {
-        cat: round(fig.percent_agreement, 1)
-        for cat, fig in report.per_category.items()
+    r = qc_report(settings)
+    steps = {**progress, "re-checked": r.rechecked}
+    order = ("pushed", "labelled", "drawn", "re-checked", "curated")
+    by_category = {
+        f"{cat} ({fig.n_pairs} pairs)": round(fig.percent_agreement, 1)
+        for cat, fig in r.per_category.items()
         if fig.percent_agreement is not None
     }
+    cols = ["who", "pairs", "seconds %", "kappa", "category %"]
+    return [
+        html.table("Annotation progress (clips)", list(order), [[steps[k] for k in order]]),
+        html.bar_chart(
+            "Per-second agreement of re-checks, by category", {"agreement": by_category}, unit=" %"
+        ),
+        html.table(
+            "Agreement of re-checks: all, and per annotator (pairs they took part in)",
+            cols,
+            [_fig_row("all", r.overall)]
+            + [_fig_row(who, f) for who, f in sorted(r.per_annotator.items())],
+        ),
+        html.table(
+            f"Disagreements ({sum(d.status in ('open', 'third_pass') for d in r.disagreements)} "
+            f"open, {len(r.disagreements)} in all)",
+            ["clip", "status", "seconds differing", "categories", "next step"],
+            [
+                (
+                    d.clip_id,
+                    d.status,
+                    " ".join(d.differing_second_names) or "none",
+                    f"{d.first_category or '-'} / {d.second_category or '-'}",
+                    d.next_step,
+                )
+                for d in r.disagreements
+            ],
+        ),
+        html.table(
+            "Model against curated labels, per model version",
+            ["model version", "clips", "seconds %", "kappa", "category %"],
+            [_fig_row(v, f) for v, f in sorted(r.model_vs_human.items())],
+        ),
+    ]
 
 
 def _pick_metrics(metrics: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -64,6 +108,11 @@ def write_report(settings: Settings, out: Path | None = None) -> ReportSummary:
             }
             for key in ("val", "test")
         }
+        progress = q.annotation_progress(session)
+        random_files = q.random_feature_files(session)
+        random_models = [
+            v.name for v in versions if json.loads(v.data_snapshot or "{}").get("random_features")
+        ]
         picked = _pick_metrics(json.loads(default.metrics or "{}")) if default else None
         names = [*json.loads(default.categories), "background"] if default else []
         version_rows = [
@@ -85,17 +134,25 @@ def write_report(settings: Settings, out: Path | None = None) -> ReportSummary:
     clip_total = sum(sum(c.values()) for c in per_split.values())
     categories = {cat for c in per_split.values() for cat in c}
     top = sorted(categories, key=lambda c: -sum(per_split[s].get(c, 0) for s in per_split))[:40]
+    warnings = []
+    if random_files:
+        warnings.append(
+            f"{random_files} feature file(s) were extracted with RANDOM weights: they carry no "
+            "meaning; re-extract with the pretrained weights"
+        )
+    if random_models:
+        warnings.append(
+            f"Model version(s) {', '.join(random_models)} were trained on random-weight "
+            "features: a demonstration, not a model"
+        )
     sections = [
+        *[html.warning(w) for w in warnings],
         html.bar_chart(
             f"Clips per category and split (top {len(top)} of {len(categories)})",
             {s: {c: per_split[s][c] for c in top if c in per_split[s]} for s in sorted(per_split)},
         ),
         html.bar_chart("Fetch outcomes", {"clips": outcomes}),
-        html.bar_chart(
-            "Per-second agreement of re-checks, by category",
-            {"agreement": _agreement_by_category(settings)},
-            unit=" %",
-        ),
+        *_qc_sections(settings, progress),
         html.bar_chart("Segment accuracy per model version", accuracy, unit=" %"),
         html.table("Model versions", ["name", "default", "kind", "created", "data"], version_rows),
         html.confusion_matrix(

@@ -30,11 +30,6 @@ from avel_annotate.store.tables import (
 # -- projects and tasks -------------------------------------------------------------------------
 
 
-def get_project(session: Session, ls_url: str, title: str) -> LsProject | None:
-    stmt = select(LsProject).where(LsProject.ls_url == ls_url, LsProject.title == title)
-    return session.scalars(stmt.order_by(LsProject.id.desc())).first()
-
-
 def add_project(
     session: Session, ls_url: str, ls_project_id: int, title: str, config_sha: str
 ) -> LsProject:
@@ -299,11 +294,10 @@ def clip_by_id(session: Session, clip_id: str) -> Clip | None:
     return session.scalars(select(Clip).where(Clip.clip_id == clip_id)).first()
 
 
-def tasks_of_clip(session: Session, clip_pk: int) -> list[tuple[int, int, str]]:
-    """``(task pk, ls task id, server url)`` of every task of a clip."""
+def tasks_of_clip(session: Session, clip_pk: int) -> list[tuple[int, int, int]]:
+    """``(task pk, ls task id, store project pk)`` of every task of a clip."""
     stmt = (
-        select(LsTask.id, LsTask.ls_task_id, LsProject.ls_url)
-        .join(LsProject, LsTask.project_id == LsProject.id)
+        select(LsTask.id, LsTask.ls_task_id, LsTask.project_id)
         .where(LsTask.clip_id == clip_pk)
         .order_by(LsTask.id)
     )

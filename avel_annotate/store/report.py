@@ -7,7 +7,16 @@ import json
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from avel_annotate.store.tables import Category, Clip, CuratedLabel, Prediction
+from avel_annotate.store.tables import (
+    Annotation,
+    Category,
+    Clip,
+    CuratedLabel,
+    FeatureFile,
+    LsTask,
+    Prediction,
+    QcDraw,
+)
 
 
 def category_split_counts(session: Session) -> dict[str, dict[str, int]]:
@@ -65,3 +74,33 @@ def timeline_rows(
         }
         for cid, cat, curated, listed, probs in session.execute(stmt)
     ]
+
+
+def annotation_progress(session: Session) -> dict[str, int]:
+    """Clips pushed (any project), labelled (a usable first pass), drawn, curated."""
+    usable = (Annotation.deleted_at.is_(None)) & (Annotation.was_cancelled.is_(False))
+    return {
+        "pushed": int(session.scalar(select(func.count(func.distinct(LsTask.clip_id)))) or 0),
+        "labelled": int(
+            session.scalar(
+                select(func.count(func.distinct(Annotation.clip_id))).where(
+                    usable & (Annotation.round == 1)
+                )
+            )
+            or 0
+        ),
+        "drawn": int(
+            session.scalar(
+                select(func.count(func.distinct(QcDraw.clip_id))).where(QcDraw.selected.is_(True))
+            )
+            or 0
+        ),
+        "curated": int(session.scalar(select(func.count(CuratedLabel.clip_id))) or 0),
+    }
+
+
+def random_feature_files(session: Session) -> int:
+    return int(
+        session.scalar(select(func.count(FeatureFile.id)).where(FeatureFile.is_random.is_(True)))
+        or 0
+    )

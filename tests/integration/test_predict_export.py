@@ -221,7 +221,14 @@ def test_report_is_one_self_contained_page(labelled_store: Settings, tmp_path: P
         "Confusion matrix: m1 on test",
         "event probabilities",
         "Segment accuracy per model version",
+        "Annotation progress (clips)",
+        "Agreement of re-checks: all, and per annotator",
+        "Disagreements (0 open, 0 in all)",
+        "Model against curated labels, per model version",
     ):
         assert title in page
+    # issue 10 item 5: random weights are said loudly, once for features and once for models
+    assert "feature file(s) were extracted with RANDOM weights" in page
+    assert "Model version(s) m1 were trained on random-weight features" in page
     assert page.count("<svg") >= 5
     assert "vid00000000_000000" in page  # a timeline row

@@ -79,3 +79,41 @@ def test_server_down_gives_one_line_error_naming_the_url(settings: Settings):
         annotate.push(settings.with_(ls_url=url, ls_api_key="x" * 40))
     assert url in info.value.one_line() and "\n" not in info.value.one_line()
     assert "avel labelstudio serve" in info.value.one_line()
+
+
+def _curated_and_annotations(settings: Settings) -> tuple[list[tuple[str, str]], list[tuple]]:
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as s:
+            anns = sorted(
+                (a.ls_annotation_id, a.segments, a.deleted_at is None, a.round)
+                for a in s.scalars(select(Annotation))
+            )
+    finally:
+        engine.dispose()
+    return sorted((c.clip_id, c.segments) for c in curated_labels(settings)), anns
+
+
+def test_malformed_annotation_is_rejected_and_nothing_changes(ls_settings: Settings):
+    """Issue 16 item 6: before, the bad annotation was recorded as deleted and its clip lost
+    its curated label."""
+    add_clips(ls_settings, 2, ["dog"])
+    report = annotate.push(ls_settings)
+    client = LsClient(ls_settings.ls_url, TOKEN)
+    me, _ = client.whoami()
+    tasks = sorted(t for t, _ in client.task_clip_ids(report.ls_project_id))
+    a1 = client.create_annotation(tasks[0], labels_to_result("1100000000", "dog"), completed_by=me)
+    client.create_annotation(tasks[1], labels_to_result("0010000000", "dog"), completed_by=me)
+    assert annotate.pull(ls_settings).new == 2
+    before = _curated_and_annotations(ls_settings)
+    revisions = _count(ls_settings, AnnotationRevision)
+    bad = labels_to_result("1100000000", "dog")
+    bad[0]["value"]["choices"] = ["10-11s"]  # not a second of the label config
+    client.update_annotation(a1, result=bad)
+    with pytest.raises(annotate.MalformedAnnotationError) as info:
+        annotate.pull(ls_settings)
+    message = info.value.one_line()
+    assert f"annotation {a1} of task {tasks[0]}" in message and "'10-11s'" in message
+    assert "\n" not in message
+    assert _curated_and_annotations(ls_settings) == before
+    assert _count(ls_settings, AnnotationRevision) == revisions

@@ -1,0 +1,179 @@
+"""Issue 10 item 1: the project is found by the identity it carries on the server, not by URL.
+
+Between every step the server is restarted on another port and reached under another host name
+(``localhost`` / ``127.0.0.1``). Before, the second pull said "no project 'avel' pushed to ...";
+pushing again then created every task a second time and pulls stored annotations twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from avel_annotate.config import Settings
+from avel_annotate.domain.ls_identity import key_in
+from avel_annotate.domain.ls_results import labels_to_result
+from avel_annotate.labelstudio.client import LsClient
+from avel_annotate.labelstudio.server import ServerHandle, free_port, start_server
+from avel_annotate.services import annotate, qc
+from avel_annotate.services.curation import curated_labels
+from avel_annotate.services.store import open_store
+from avel_annotate.store.engine import session_scope
+from avel_annotate.store.tables import Annotation, AnnotationRevision, LsProject, LsTask, QcDraw
+
+from .conftest import ADMIN, PASSWORD, TOKEN, add_clips, start_copy
+
+pytestmark = pytest.mark.labelstudio
+
+
+class Moving:
+    """One Label Studio data dir, restarted on a new port and host name at each ``move``."""
+
+    def __init__(self, handle: ServerHandle, settings: Settings) -> None:
+        self.handle, self.base, self.n = handle, settings, 0
+
+    def move(self) -> Settings:
+        self.handle.stop()
+        self.n += 1
+        self.handle = start_server(
+            self.handle.ls_data_dir,
+            self.base.data_dir,
+            token=TOKEN,
+            username=ADMIN,
+            password=PASSWORD,
+            port=free_port(18700 + 37 * self.n),
+        )
+        host = "localhost" if self.n % 2 else "127.0.0.1"
+        return self.base.with_(ls_url=f"http://{host}:{self.handle.port}", ls_api_key=TOKEN)
+
+
+@pytest.fixture
+def moving(ls_template: Path, tmp_path: Path, settings: Settings) -> Iterator[Moving]:
+    m = Moving(start_copy(ls_template, tmp_path / "ls", settings.data_dir), settings)
+    yield m
+    m.handle.stop()
+
+
+def _store(settings: Settings) -> dict[str, object]:
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as s:
+
+            def count(table: type) -> int:
+                return int(s.scalar(select(func.count()).select_from(table)) or 0)
+
+            state: dict[str, object] = {
+                "projects": count(LsProject),
+                "tasks": count(LsTask),
+                "annotations": count(Annotation),
+                "revisions": count(AnnotationRevision),
+                "draws": count(QcDraw),
+                "live": count(Annotation)
+                - int(
+                    s.scalar(
+                        select(func.count())
+                        .select_from(Annotation)
+                        .where(Annotation.deleted_at.is_not(None))
+                    )
+                    or 0
+                ),
+            }
+    finally:
+        engine.dispose()
+    state["curated"] = sorted(
+        (c.clip_id, c.segments, c.provenance) for c in curated_labels(settings)
+    )
+    return state
+
+
+def test_store_is_unchanged_whatever_port_and_host_name(moving: Moving, settings: Settings):
+    s = settings.with_(ls_url=moving.handle.url, ls_api_key=TOKEN)
+    ids = add_clips(s, 6, ["dog", "cat"])
+    pushed = annotate.push(s)
+    assert pushed.created == 6
+    client = LsClient(s.ls_url, TOKEN)
+    admin, _ = client.whoami()
+    bob = client.create_user("bob@avel.local")
+    tasks = {c: t for t, c in client.task_clip_ids(pushed.ls_project_id)}
+    for clip in ids:
+        client.create_annotation(
+            tasks[clip], labels_to_result("0111000000", "dog"), completed_by=admin
+        )
+
+    s = moving.move()  # localhost, new port
+    assert annotate.pull(s).new == 6
+    after_pull = _store(s)
+    assert after_pull["annotations"] == 6 and after_pull["projects"] == 1
+
+    s = moving.move()  # 127.0.0.1, new port
+    sample = qc.qc_sample(s, fraction=0.5, seed=3)
+    assert sample.drawn == 3
+    drawn = [c for c in ids if _drawn(s, c)]
+    for clip in drawn:
+        client = LsClient(s.ls_url, TOKEN)
+        client.create_annotation(
+            tasks[clip], labels_to_result("0111000000", "dog"), completed_by=bob
+        )
+
+    s = moving.move()
+    pulled = annotate.pull(s)
+    assert (pulled.new, pulled.updated, pulled.deleted) == (3, 0, 0)
+    settled = _store(s)
+    assert settled["annotations"] == 9 and settled["live"] == 9 and settled["tasks"] == 6
+    assert sum(p == "agreement" for _c, _s, p in settled["curated"]) == 3  # type: ignore[union-attr]
+
+    # and again, twice more under other names: nothing is created, stored twice or re-queued
+    for _ in range(2):
+        s = moving.move()
+        again = annotate.pull(s)
+        assert (again.new, again.updated, again.deleted) == (0, 0, 0)
+        assert annotate.push(s).created == 0
+        assert qc.qc_sample(s, fraction=0.5, seed=3).drawn == 0
+        assert _store(s) == {**settled, "draws": settled["draws"]}
+    client = LsClient(s.ls_url, TOKEN)
+    keyed = [p for p, _t, d in client.projects() if key_in(d)]
+    assert keyed == [pushed.ls_project_id]
+    assert sorted(c for _t, c in client.task_clip_ids(pushed.ls_project_id)) == sorted(ids)
+    exported = client.export_tasks(pushed.ls_project_id)
+    key = key_in(dict((p, d) for p, _t, d in client.projects())[pushed.ls_project_id])
+    assert {t["data"]["avel_project"] for t in exported} == {key}
+    assert {t["meta"]["avel_project"] for t in exported} == {key}
+
+
+def _drawn(settings: Settings, clip_id: str) -> bool:
+    from avel_annotate.store.tables import Clip
+
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as s:
+            return bool(
+                s.scalar(
+                    select(func.count())
+                    .select_from(QcDraw)
+                    .join(Clip, QcDraw.clip_id == Clip.id)
+                    .where(Clip.clip_id == clip_id, QcDraw.selected.is_(True))
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def test_two_stores_on_one_server_never_share_a_project(
+    ls_server: ServerHandle, settings: Settings
+):
+    from avel_annotate.config import load_settings
+
+    a = settings.with_(ls_url=ls_server.url, ls_api_key=TOKEN)
+    other = settings.data_dir / "other-data"  # inside the server's local-files root
+    other.mkdir()
+    b = load_settings(data_dir=other, overrides={"progress": False}, environ={}).with_(
+        ls_url=ls_server.url, ls_api_key=TOKEN
+    )
+    add_clips(a, 2, ["dog"])
+    add_clips(b, 3, ["dog"])
+    pa, pb = annotate.push(a), annotate.push(b)
+    assert pa.ls_project_id != pb.ls_project_id and (pa.created, pb.created) == (2, 3)
+    assert annotate.push(a).ls_project_id == pa.ls_project_id
