@@ -69,12 +69,13 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _write_h5(path: Path, array: np.ndarray) -> None:
+def _write_h5(path: Path, array: np.ndarray, key: str = "avadataset") -> None:
+    """One dataset per file, as the release: ``avadataset`` (features, labels) or ``order``."""
     import h5py
 
     tmp = path.with_name(f".{path.name}.tmp")
     with h5py.File(tmp, "w") as fh:
-        fh.create_dataset("avadataset", data=array)
+        fh.create_dataset(key, data=array)
     os.replace(tmp, path)
 
 
@@ -123,7 +124,7 @@ def _export_ave(
     for split in SPLIT_ORDER:
         order = np.asarray([i for i, r in enumerate(rows) if r.split == split], dtype=np.int64)
         if order.size:
-            _write_h5(out / f"{split}_order.h5", order)
+            _write_h5(out / f"{split}_order.h5", order, key="order")
             written.append(out / f"{split}_order.h5")
     _atomic_text(
         out / "Annotations.txt",
