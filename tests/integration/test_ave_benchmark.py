@@ -3,6 +3,7 @@ back its 4,143 rows with order files selecting the release's rows (real release 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -119,14 +120,27 @@ TWO_EVENT = (
 )
 
 
-def test_export_of_a_two_event_video_gives_both_rows_back(settings: Settings, tmp_path: Path):
+def test_export_of_a_two_event_video_gives_both_rows_back(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
+):
     path = tmp_path / "Annotations.txt"
     path.write_text(TWO_EVENT)
     clips.import_clip_list(settings, path)
     for split, rows in (("train", [0, 1]), ("test", [2]), ("val", [3])):
         with h5py.File(tmp_path / f"{split}_order.h5", "w") as f:
             f.create_dataset("order", data=np.array(rows))
-    clips.import_ave_split(settings, [tmp_path / f"{s}_order.h5" for s in SPLITS])
+    base = ["--data-dir", str(settings.data_dir), "--no-progress"]
+    orders = [str(tmp_path / f"{s}_order.h5") for s in SPLITS]
+    assert run([*base, "clips", "import-split", *orders, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows_by_split"] == {"train": 2, "val": 1, "test": 1}
+    assert report["clips_spanning_splits"] == 1
+    assert run([*base, "clips", "list", "--json"]) == 0
+    listed = {r["ytid"]: r["events"] for r in json.loads(capsys.readouterr().out)}
+    assert listed["aaaaaaaaaaa"] == [
+        "Male speech, man speaking 1-4 (train)",
+        "Female speech, woman speaking 5-9 (test)",
+    ]
     engine = make_engine(settings.db_url)
     rng = np.random.default_rng(0)
     with session_scope(engine) as s:
@@ -146,6 +160,7 @@ def test_export_of_a_two_event_video_gives_both_rows_back(settings: Settings, tm
     args = ["--data-dir", str(settings.data_dir), "--no-progress", "export", str(out)]
     args += ["--format", "ave-h5", "--labels", "list", "--allow-random-features", "--json"]
     assert run(args) == 0
+    capsys.readouterr()
     lines = (out / "Annotations.txt").read_text().splitlines()
     assert lines[1:] == TWO_EVENT.splitlines()  # every row, in list order, quality kept
     with h5py.File(out / "labels.h5") as f:
