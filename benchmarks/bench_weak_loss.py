@@ -3,7 +3,7 @@ the softmax (the authors' weakly script), and stage-1 milestones 5/20/40 vs 10/2
 seeded synthetic benchmark (``avel_annotate.model.synthetic``). Test segment accuracy of the
 registered (last-stage best) checkpoint, per seed; writes a JSON next to the others.
 
-    python benchmarks/bench_weak_loss.py OUT.json [--epochs 15] [--seeds 0 1]
+    python benchmarks/bench_weak_loss.py OUT.json [--epochs 15] [--seeds 0 1] [--train-clips 240]
 """
 
 from __future__ import annotations
@@ -29,10 +29,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--stage2-epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--train-clips", type=int, default=240)
     args = parser.parse_args()
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        root = write_synthetic_ave(Path(tmp) / "ave", SyntheticSpec(seed=11))
+        n = args.train_clips
+        spec = SyntheticSpec(n_train=n, n_val=n // 4, n_test=n // 4, seed=11)
+        root = write_synthetic_ave(Path(tmp) / "ave", spec)
         data = {s: AveH5Dataset(root, s) for s in ("train", "val", "test")}
         labels = data["test"].labels()
         majority = float(np.bincount(labels.ravel()).max() / labels.size)
@@ -51,7 +54,8 @@ def main() -> None:
                     results.setdefault(key, []).append(round(acc, 4))
                     print(key, seed, round(acc, 4), flush=True)
     report = {
-        "benchmark": "synthetic AVE layout, SyntheticSpec(seed=11): 240/60/60 clips, 4 categories",
+        "benchmark": f"synthetic AVE layout, SyntheticSpec(seed=11): {n}/{n // 4}/{n // 4} clips, "
+        "4 categories",
         "setting": "weakly, event-category head",
         "epochs": {"psp": args.epochs, "psa_v": args.stage2_epochs, "batch": 32, "bf16": True},
         "majority_baseline": round(majority, 4),
