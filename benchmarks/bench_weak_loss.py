@@ -4,6 +4,7 @@ seeded synthetic benchmark (``avel_annotate.model.synthetic``). Test segment acc
 registered (last-stage best) checkpoint, per seed; writes a JSON next to the others.
 
     python benchmarks/bench_weak_loss.py OUT.json [--epochs 15] [--seeds 0 1] [--train-clips 240]
+        [--losses bce multilabel-soft-margin] [--milestones 5/20/40 10/20/30]
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main() -> None:
     parser.add_argument("--stage2-epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--train-clips", type=int, default=240)
+    parser.add_argument("--losses", nargs="+", default=["bce", "multilabel-soft-margin"])
+    parser.add_argument("--milestones", nargs="+", default=["5/20/40", "10/20/30"])
     args = parser.parse_args()
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -39,8 +42,9 @@ def main() -> None:
         data = {s: AveH5Dataset(root, s) for s in ("train", "val", "test")}
         labels = data["test"].labels()
         majority = float(np.bincount(labels.ravel()).max() / labels.size)
-        for loss in ("bce", "multilabel-soft-margin"):
-            for milestones in ((5, 20, 40), (10, 20, 30)):
+        for loss in args.losses:
+            for text in args.milestones:
+                milestones = tuple(int(m) for m in text.split("/"))
                 key = f"{loss} milestones {'/'.join(map(str, milestones))}"
                 for seed in args.seeds:
                     tc = TrainConfig(seed=seed, batch_size=32, psp_epochs=args.epochs,
