@@ -183,6 +183,29 @@ def test_fully_tau(fully: Record) -> None:
     assert {tau for *_, tau in fully.epochs} == {0.099}
 
 
+def test_fully_short_recipe(monkeypatch, tmp_path) -> None:
+    """The same per-stage facts on a short run (seconds): terms, subsets, lr, clipping, tau."""
+    tc = TrainConfig(psp_epochs=2, psa_s_epochs=1, psa_v_epochs=1)
+    rec = _run(monkeypatch, ModelConfig(n_categories=C), tc, tmp_path)
+    steps = {s.stage: s for s in rec.steps}
+    assert [s.stage for s in rec.steps] == ["psp", "psp", "psa_s", "psa_v"]
+    assert {k: s.terms for k, s in steps.items()} == {
+        "psp": ("head", "avpsp"),
+        "psa_s": ("head", "avpsp", "spsa"),
+        "psa_v": ("head", "avpsp", "spsa", "vpsa"),
+    }
+    subsets = {n: pos for n, _, pos, _ in rec.epochs}
+    assert subsets == {"psp": frozenset(range(8)), "psa_s": frozenset(range(N_AE, 8)),
+                       "psa_v": frozenset(range(N_AE))}  # fmt: skip
+    assert {k: s.lrs for k, s in steps.items()} == {"psp": [1e-3], "psa_s": [1e-4],
+                                                    "psa_v": [1e-5]}  # fmt: skip
+    assert rec.schedulers == [([10, 20, 30], 0.5), ([], 0.5), ([], 0.5)]
+    assert all(len(s.clips) == 1 and s.clips[0][0] == 0.1 for s in rec.steps)
+    assert all(s.clips[0][1] <= 0.1 + 1e-5 for s in rec.steps)
+    assert {tau for *_, tau in rec.epochs} == {0.099}
+    assert all(s.lambdas == (100.0, 0.01, 1.0, 0.005) for s in rec.steps)
+
+
 def test_weakly_recipe(monkeypatch, tmp_path) -> None:
     tc = TrainConfig(psp_epochs=6, psa_s_epochs=3, psa_v_epochs=2)
     rec = _run(monkeypatch, ModelConfig(n_categories=C, setting="weakly"), tc, tmp_path)
