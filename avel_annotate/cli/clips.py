@@ -1,4 +1,4 @@
-"""`avel clips import|stats|list` and `avel split assign`."""
+"""`avel clips import|import-split|stats|list` and `avel split assign`."""
 
 from __future__ import annotations
 
@@ -90,8 +90,38 @@ def list_(
         return
     rows(
         f"{len(records)} clip(s)",
-        ["clip", "category", "split", "status", "media"],
-        [(r.clip_id, r.category, r.split, r.status, r.media_path) for r in records],
+        ["clip", "category", "split", "status", "media", "list events"],
+        [
+            (r.clip_id, r.category, r.split, r.status, r.media_path, "; ".join(r.events))
+            for r in records
+        ],
+    )
+
+
+@app.command("import-split")
+def import_split(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="train_order.h5 val_order.h5 test_order.h5 (the AVE release) or trainSet.txt "
+        "valSet.txt testSet.txt (the AVE zip).",
+    ),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Set the AVE benchmark train/val/test split of the imported Annotations rows."""
+    settings: Settings = ctx.obj
+    report = clips.import_ave_split(settings, paths)
+    if settings.json or json_out:
+        emit_json(report)
+        return
+    kv(
+        "AVE split imported",
+        {
+            **{f"{k} rows": v for k, v in sorted(report.rows_by_split.items())},
+            **{f"{k} clips": v for k, v in sorted(report.clips_by_split.items())},
+            "rows without a split": report.rows_without_split,
+            "videos with rows in two splits": report.clips_spanning_splits,
+        },
     )
 
 

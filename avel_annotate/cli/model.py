@@ -21,6 +21,9 @@ def train(
     val_split: str = typer.Option("val", "--val-split", help="Split for model selection."),
     setting: str = typer.Option("fully", "--setting", help="fully | weakly supervised."),
     head: str = typer.Option("event-category", "--head", help="event-category | paper."),
+    weak_loss: str = typer.Option(
+        "bce", "--weak-loss", help="Weakly head loss: bce (Eq. 13) | multilabel-soft-margin."
+    ),
     stages: str = typer.Option("psp,psa_s,psa_v", "--stages", help="Comma-separated stages."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Stage-1 epochs (45)."),
     stage2_epochs: int | None = typer.Option(None, "--stage2-epochs", min=0),
@@ -70,6 +73,7 @@ def train(
         make_default=not no_default,
         on_epoch=on_epoch,
         device=device or settings.device,
+        weak_loss=weak_loss,
     )
     if settings.json or json_out:
         emit_json(report)
@@ -80,7 +84,11 @@ def train(
             "folder": report.path,
             "train / val clips": f"{report.n_train} / {report.n_val}",
             "categories": report.n_categories,
-            "best": f"{report.best_stage} epoch {report.best_epoch}",
+            "best": f"{report.best_stage} epoch {report.best_epoch} (the last stage's best)",
+            "stage bests": ", ".join(
+                f"{st} epoch {b['epoch']} {b['val_accuracy']:.4f}"
+                for st, b in report.stage_best.items()
+            ),
             "val segment accuracy": f"{report.best_val_accuracy:.4f}",
             "previous default": report.previous,
             "previous val accuracy": report.previous_val_accuracy,

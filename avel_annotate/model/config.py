@@ -7,6 +7,7 @@ A checkpoint stores ``config.to_dict()`` so loading rebuilds the architecture wi
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +18,9 @@ Setting = Literal["fully", "weakly"]
 
 HEADS: tuple[str, ...] = ("event-category", "paper")
 SETTINGS: tuple[str, ...] = ("fully", "weakly")
+# weakly head loss on the softmax output: BCE (paper Eq. 13) or MultiLabelSoftMarginLoss (the
+# authors' weakly script); see docs/model.md for the measurement that picked the default
+WEAK_LOSSES: tuple[str, ...] = ("bce", "multilabel-soft-margin")
 
 # tau: the paper's best is 0.095 for both settings (Table 3); the authors' scripts use 0.099 fully.
 DEFAULT_TAU: dict[str, float] = {"fully": 0.099, "weakly": 0.095}
@@ -28,12 +32,13 @@ class ModelConfig:
 
     ``n_categories`` is C, the number of event categories *without* background; segment label
     ``C`` means background. ``head`` picks the head family, ``setting`` the supervision.
+    ``tau`` left unset (NaN) takes the setting's default, ``DEFAULT_TAU[setting]``.
     """
 
     n_categories: int = 28
     head: Head = "event-category"
     setting: Setting = "fully"
-    tau: float = 0.099
+    tau: float = math.nan  # NaN: DEFAULT_TAU[setting] (0.099 fully, 0.095 weakly)
     dropout: float = 0.1
     # feature and hidden sizes (fixed by VGGish / VGG-19 pool5 and the authors' trunk)
     n_segments: int = 10
@@ -51,11 +56,14 @@ class ModelConfig:
     eta: float = 0.1  # temperature of L_spsa, Eq. 5
     k_negatives: int = 4  # K of L_vpsa, Eq. 6
     theta: float = 0.6  # margin of L_vpsa, Eq. 6
-    sspsp: bool = False  # add the self-supervised InfoNCE of Eq. 15
+    weak_loss: str = "bce"  # weakly head loss, one of WEAK_LOSSES
+    sspsp: bool = False  # add the self-supervised InfoNCE of Eq. 15 (stages after the first)
     sspsp_eta: float = 0.3  # eta' of Eq. 15
     sspsp_weight: float = 0.01  # lambda2' of Eq. 15
 
     def __post_init__(self) -> None:
+        if math.isnan(self.tau) and self.setting in DEFAULT_TAU:
+            object.__setattr__(self, "tau", DEFAULT_TAU[self.setting])
         problems: list[str] = []
         if self.n_categories < 1:
             problems.append(f"n_categories must be >= 1, got {self.n_categories}")
@@ -65,6 +73,8 @@ class ModelConfig:
             problems.append(f"setting must be one of {SETTINGS}, got {self.setting!r}")
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.weak_loss not in WEAK_LOSSES:
+            problems.append(f"weak_loss must be one of {WEAK_LOSSES}, got {self.weak_loss!r}")
         if self.k_negatives < 1:
             problems.append(f"k_negatives must be >= 1, got {self.k_negatives}")
         if self.eta <= 0 or self.sspsp_eta <= 0:

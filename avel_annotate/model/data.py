@@ -38,7 +38,12 @@ AVE_FILES = {
     "visual": "visual_feature.h5",
     "labels": "labels.h5",
 }
-AVE_KEY = "avadataset"
+# the PSP/CPSP data folders name the labels file right_labels.h5; either is accepted
+LABEL_FILES = ("labels.h5", "right_labels.h5")
+AVE_KEY = "avadataset"  # features and labels
+ORDER_KEY = "order"  # the release's {split}_order.h5
+ORDER_KEYS = (ORDER_KEY, AVE_KEY)  # avadataset: older copies of this toolkit's own exports
+AVE_TAILS = {"audio": (10, 128), "visual": (10, 7, 7, 512)}
 SPLITS = ("train", "val", "test")
 
 Indices = Sequence[int] | NDArray[np.int64]
@@ -130,26 +135,39 @@ class AveH5Dataset(Dataset[ClipExample]):
 
     def __init__(self, root: str | Path, split: str | None = "train") -> None:
         self.root = Path(root)
-        for name in AVE_FILES.values():
-            if not (self.root / name).is_file():
+        self._paths = {
+            "audio": self.root / AVE_FILES["audio"],
+            "visual": self.root / AVE_FILES["visual"],
+            "labels": find_labels_file(self.root),
+        }
+        for path in self._paths.values():
+            if not path.is_file():
+                also = " (or right_labels.h5)" if path.name == LABEL_FILES[0] else ""
                 raise ModelError(
-                    f"AVE feature folder {self.root} has no {name}",
+                    f"AVE feature folder {self.root} has no {path.name}{also}",
                     hint="point at the folder holding audio_feature.h5, visual_feature.h5, "
-                    "labels.h5 and the *_order.h5 files of the AVE release",
+                    "labels.h5 (or right_labels.h5) and the *_order.h5 files of the AVE release",
                 )
         all_ids, n_classes = self._read_labels()
         n_rows = len(all_ids)
         self.n_categories = n_classes - 1
-        with h5py.File(self.root / AVE_FILES["audio"], "r") as fa:
-            n_audio = fa[AVE_KEY].shape[0]
-        with h5py.File(self.root / AVE_FILES["visual"], "r") as fv:
-            n_visual = fv[AVE_KEY].shape[0]
-        if not n_rows == n_audio == n_visual:
-            raise ModelError(
-                f"{self.root}: row counts differ (labels {n_rows}, audio {n_audio}, "
-                f"visual {n_visual})",
-                hint="the three h5 files must come from the same release",
-            )
+        for kind in ("audio", "visual"):
+            path = self._paths[kind]
+            with _open_h5(path) as f:
+                shape = _dataset(f, path, AVE_KEY).shape
+            tail = AVE_TAILS[kind]
+            if tuple(shape[1:]) != tail:
+                raise ModelError(
+                    f"{path}: dataset {AVE_KEY!r} has shape {tuple(shape)}, expected "
+                    f"[N, {', '.join(map(str, tail))}]",
+                    hint=f"pass the AVE release's {AVE_FILES[kind]}",
+                )
+            if shape[0] != n_rows:
+                raise ModelError(
+                    f"{path}: dataset {AVE_KEY!r} has shape {tuple(shape)}, {shape[0]} rows, but "
+                    f"{self._paths['labels'].name} has {n_rows}",
+                    hint="the h5 files must come from the same release",
+                )
         self.rows: NDArray[np.int64]
         if split is None:
             self.rows = np.arange(n_rows, dtype=np.int64)
@@ -162,15 +180,14 @@ class AveH5Dataset(Dataset[ClipExample]):
 
     def _read_labels(self) -> tuple[NDArray[np.int64], int]:
         """Segment ids of every row, converted in chunks (100k x 10 x 142 one-hot is large)."""
-        path = self.root / AVE_FILES["labels"]
-        with h5py.File(path, "r") as f:
-            if AVE_KEY not in f:
-                raise ModelError(f"{path} has no dataset {AVE_KEY!r}", hint="wrong file?")
-            ds = f[AVE_KEY]
-            if ds.ndim != 3:
+        path = self._paths["labels"]
+        with _open_h5(path) as f:
+            ds = _dataset(f, path, AVE_KEY)
+            if ds.ndim != 3 or ds.shape[1] != 10 or ds.shape[2] < 2:
                 raise ModelError(
-                    f"{path}: labels must be one-hot [N, T, C+1], got shape {ds.shape}",
-                    hint="use the fully supervised labels.h5 of the release",
+                    f"{path}: dataset {AVE_KEY!r} has shape {tuple(ds.shape)}, expected one-hot "
+                    "[N, 10, C+1]",
+                    hint="use the fully supervised labels of the release",
                 )
             chunk = 4096
             ids = [labels_onehot_to_ids(ds[i : i + chunk]) for i in range(0, ds.shape[0], chunk)]
@@ -181,17 +198,19 @@ class AveH5Dataset(Dataset[ClipExample]):
         path = self.root / f"{split}_order.h5"
         if not path.is_file():
             raise ModelError(f"split file {path} does not exist", hint=f"splits are {SPLITS}")
-        with h5py.File(path, "r") as f:
-            rows = np.asarray(f[AVE_KEY][()], dtype=np.int64).ravel()
+        rows = read_order_file(path)
         if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
             raise ModelError(
-                f"{path} names rows outside 0..{n_rows - 1}", hint="order file of another release?"
+                f"{path}: dataset {order_key(path)!r} names rows {int(rows.min())}.."
+                f"{int(rows.max())}, outside 0..{n_rows - 1} of "
+                f"{self._paths['labels'].name}",
+                hint="order file of another release?",
             )
         return rows
 
     def _file(self, kind: str) -> Any:
         if kind not in self._files:  # opened lazily: h5py handles do not survive pickling
-            self._files[kind] = h5py.File(self.root / AVE_FILES[kind], "r")[AVE_KEY]
+            self._files[kind] = h5py.File(self._paths[kind], "r")[AVE_KEY]
         return self._files[kind]
 
     def __getstate__(self) -> dict[str, Any]:
@@ -234,6 +253,71 @@ class AveH5Dataset(Dataset[ClipExample]):
             torch.from_numpy(self._category[pos]),
             torch.from_numpy(pos),
         )
+
+
+def find_labels_file(root: Path) -> Path:
+    """``labels.h5``, else ``right_labels.h5`` (the PSP/CPSP folders' name); the first when
+    neither exists, so the caller's message names the usual file."""
+    for name in LABEL_FILES:
+        if (root / name).is_file():
+            return root / name
+    return root / LABEL_FILES[0]
+
+
+def _open_h5(path: Path) -> Any:
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise ModelError(f"{path}: not a readable HDF5 file ({e})", hint="file damaged?") from e
+
+
+def _dataset(f: Any, path: Path, key: str) -> Any:
+    if key not in f:
+        raise ModelError(
+            f"{path}: no dataset {key!r} (keys {sorted(f.keys())[:5]})",
+            hint="the AVE release keeps features and labels under 'avadataset'",
+        )
+    return f[key]
+
+
+def order_key(path: Path) -> str:
+    """The key the rows of an order file are under: ``order`` (the release), else
+    ``avadataset`` (older copies of this toolkit's exports)."""
+    with _open_h5(path) as f:
+        for key in ORDER_KEYS:
+            if key in f:
+                return key
+        raise ModelError(
+            f"{path}: no dataset 'order' (keys {sorted(f.keys())[:5]})",
+            hint="an AVE order file holds its row indices under 'order'",
+        )
+
+
+def read_order_file(path: str | Path) -> NDArray[np.int64]:
+    """Row indices of an AVE ``{split}_order.h5``: a 1-D integer dataset ``order`` (or
+    ``avadataset``); anything else is a one-line error naming file, key and shape."""
+    path = Path(path)
+    key = order_key(path)
+    with _open_h5(path) as f:
+        ds = f[key]
+        shape = tuple(ds.shape)
+        if len(shape) != 1 and not (len(shape) == 2 and 1 in shape):
+            raise ModelError(
+                f"{path}: dataset {key!r} has shape {shape}, expected [N] row indices",
+                hint="an order file is a list of rows of Annotations.txt",
+            )
+        if ds.dtype.kind not in "iu":
+            raise ModelError(
+                f"{path}: dataset {key!r} has dtype {ds.dtype}, shape {shape}, expected integers",
+                hint="an order file is a list of row indices",
+            )
+        rows = np.asarray(ds[()], dtype=np.int64).ravel()
+    if len(np.unique(rows)) != len(rows):
+        raise ModelError(
+            f"{path}: dataset {key!r} (shape {shape}) repeats a row",
+            hint="each row of a split is listed once",
+        )
+    return rows
 
 
 def labels_onehot_to_ids(onehot: NDArray[Any]) -> NDArray[np.int64]:

@@ -135,8 +135,8 @@ def head_loss(
         target = F.one_hot(category.clamp_min(0), c).to(output.video_logits.dtype)
         prob = torch.softmax(output.video_logits, dim=-1)
         if not bool(has.any()):
-            return {"video_bce": _zero_like(prob)}
-        return {"video_bce": F.binary_cross_entropy(prob[has], target[has])}
+            return {_weak_name(config): _zero_like(prob)}
+        return {_weak_name(config): weak_head_loss(prob[has], target[has], config.weak_loss)}
     assert output.segment_logits is not None
     if config.setting == "fully":
         logits = output.segment_logits.reshape(-1, c + 1)
@@ -144,7 +144,22 @@ def head_loss(
     assert output.video_logits is not None
     prob = torch.softmax(output.video_logits, dim=-1)
     target = weak_targets(segment_labels, c).to(prob.dtype)
-    return {"video_bce": F.binary_cross_entropy(prob, target)}
+    return {_weak_name(config): weak_head_loss(prob, target, config.weak_loss)}
+
+
+def _weak_name(config: ModelConfig) -> str:
+    return "video_bce" if config.weak_loss == "bce" else "video_mlsm"
+
+
+def weak_head_loss(prob: Tensor, target: Tensor, kind: str = "bce") -> Tensor:
+    """The weakly head loss on the softmax output: ``bce`` (paper Eq. 13) or
+    ``multilabel-soft-margin`` (the authors' weakly script: MultiLabelSoftMarginLoss applied to
+    the softmax probabilities, whose gradient is much smaller)."""
+    if kind == "bce":
+        return F.binary_cross_entropy(prob, target)
+    if kind == "multilabel-soft-margin":
+        return F.multilabel_soft_margin_loss(prob, target)
+    raise ValueError(f"unknown weak loss {kind!r}")
 
 
 def _category_ce(logits: Tensor, category: Tensor) -> Tensor:
@@ -163,7 +178,8 @@ def compute_losses(
     """All requested loss terms (unweighted) plus ``total``, weighted per Eq. 11, 12, 14, 15.
 
     ``avpsp`` and ``spsa`` need segment labels and are dropped in the weakly setting; ``vpsa``
-    is weighted by lambda3 (fully) or lambda4 (weakly); ``sspsp`` is added when the config asks.
+    is weighted by lambda3 (fully) or lambda4 (weakly); ``sspsp`` only when asked for in
+    ``terms`` (the trainer adds it to the stages after the first when ``config.sspsp``).
     """
     terms = set(terms)
     unknown = terms - set(TERMS)
@@ -186,7 +202,7 @@ def compute_losses(
     if "vpsa" in terms:
         parts["vpsa"] = vpsa_loss(output.fusion, category, config.k_negatives, config.theta)
         total = total + (config.lambda3 if fully else config.lambda4) * parts["vpsa"]
-    if "sspsp" in terms or config.sspsp:
+    if "sspsp" in terms:
         parts["sspsp"] = sspsp_loss(output.v_psp, output.a_psp, config.sspsp_eta)
         total = total + config.sspsp_weight * parts["sspsp"]
     parts["total"] = total

@@ -147,7 +147,7 @@ class PaperHead(nn.Module):
         super().__init__()
         self.hidden = nn.Linear(dim, hidden, bias=False)
         self.out = nn.Linear(hidden, n_classes, bias=False)
-        self.weight = nn.Linear(n_classes, 1) if weakly else None
+        self.weight = nn.Linear(n_classes, 1, bias=False) if weakly else None  # W6, Eq. 7
 
     def forward(self, fusion: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
         logits = self.out(F.relu(self.hidden(fusion)))  # [B, T, C+1]

@@ -9,6 +9,7 @@ authors' files but play no part in the forward pass are accepted and ignored.
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,14 @@ def _read(source: Mapping[str, Any] | str | Path) -> tuple[dict[str, Any], str]:
             raise ModelError(f"official checkpoint {path} does not exist", hint="check the path")
         try:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:  # a pickled whole model (the PSP PSP_fully.pt)
+            raise ModelError(
+                f"{path} is a pickled whole model, not a state_dict (this toolkit never unpickles "
+                "code)",
+                hint="with the authors' code importable, in Python: m = torch.load(path, "
+                "map_location='cpu', weights_only=False); torch.save(m.state_dict(), "
+                "'state_dict.pt') -- then load state_dict.pt",
+            ) from e
         except Exception as e:  # torch raises many types for a bad file
             raise ModelError(
                 f"cannot read official checkpoint {path}: {e}",
@@ -155,8 +164,20 @@ def load_official(
 
     ``dtype`` defaults to the checkpoint's floating dtype, so a float64 state_dict gives an
     exact float64 model (the model is built in that dtype before the weights are copied in).
-    ``tau`` defaults to the authors' scripts: 0.099 fully, 0.095 weakly.
+    ``tau`` defaults to the authors' scripts: 0.099 fully, 0.095 weakly. The global random state
+    is left as it was (building the model draws initial weights; that happens in a forked RNG).
     """
+    with torch.random.fork_rng(devices=[]):
+        return _load_official(state_dict_or_path, variant, tau=tau, dtype=dtype)
+
+
+def _load_official(
+    state_dict_or_path: Mapping[str, Any] | str | Path,
+    variant: str,
+    *,
+    tau: float | None,
+    dtype: torch.dtype | None,
+) -> CPSPNet:
     _check_variant(variant)
     state, where = _read(state_dict_or_path)
     if variant == "psp-fully" and "event_classifier.0.weight" in state:

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 from numpy.typing import NDArray
 
-from avel_annotate.model.data import AVE_FILES, AVE_KEY
+from avel_annotate.model.data import AVE_FILES, AVE_KEY, ORDER_KEY
 
 # per-second state of a clip with background: 0 event, 1 audio only, 2 visual only, 3 neither
 _STATE_P = (0.4, 0.2, 0.2, 0.2)
@@ -58,8 +58,9 @@ def _clip_states(rng: np.random.Generator, spec: SyntheticSpec) -> NDArray[np.in
 
 
 def write_synthetic_ave(root: str | Path, spec: SyntheticSpec | None = None) -> Path:
-    """Write ``audio_feature.h5``, ``visual_feature.h5``, ``labels.h5`` and the three order
-    files under ``root``; returns ``root``. Same spec, same bytes."""
+    """Write ``audio_feature.h5``, ``visual_feature.h5``, ``labels.h5`` (key ``avadataset``) and
+    the three order files (key ``order``, as the release) under ``root``; returns ``root``.
+    Same spec, same bytes."""
     spec = spec or SyntheticSpec()
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -102,5 +103,5 @@ def write_synthetic_ave(root: str | Path, spec: SyntheticSpec | None = None) -> 
     }
     for split, (lo, hi) in bounds.items():
         with h5py.File(root / f"{split}_order.h5", "w") as fo:
-            fo.create_dataset(AVE_KEY, data=np.arange(lo, hi, dtype=np.int64))
+            fo.create_dataset(ORDER_KEY, data=np.arange(lo, hi, dtype=np.int64))
     return root

@@ -3,18 +3,25 @@
 Stage ``psp``: all training clips, L_fully (Eq. 11) or L_weak (Eq. 13), Adam 1e-3, MultiStepLR.
 Stage ``psa_s``: from the best psp weights, + lambda2 L_spsa on D_bg, Adam 1e-4 (fully only).
 Stage ``psa_v``: from the best previous weights, + lambda3/4 L_vpsa on D_ae, Adam 1e-5.
-This is CPSP "sepa". Every epoch is scored on the validation split; each stage starts from the
-best checkpoint of the stage before, and the result is the best validation checkpoint overall.
+This is CPSP "sepa". SSPSP (Eq. 15), when the model config asks for it, joins the stages after
+the first (the paper trains plain PSP first). Every epoch is scored on the validation split; each
+stage starts from the best checkpoint of the stage before, and the result (``best.pt``, what a
+caller registers) is the best validation checkpoint of the *last* stage run, so a "CPSP" result
+is never a PSP-stage model in disguise; the per-stage bests stay in ``best-<stage>.pt``.
 
 ``out_dir`` holds ``train_state.pt`` (everything needed to resume: weights, optimiser,
-scheduler, RNG, history; rewritten atomically each epoch), ``best-<stage>.pt`` and ``best.pt``
-(checkpoints with their config). Calling ``train`` again on the same folder resumes after the
-last finished epoch and gives the same weights as an uninterrupted run.
+scheduler, the CPU and every CUDA random state as tensors, history; rewritten atomically each
+epoch and read back with ``weights_only=True``, so a planted file cannot run code),
+``best-<stage>.pt`` and ``best.pt`` (checkpoints with their config). Calling ``train`` again on
+the same folder resumes after the last finished epoch and gives the same weights as an
+uninterrupted run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -36,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 STATE_FILE = "train_state.pt"
 BEST_FILE = "best.pt"
+# MultiStepLR milestones of stage 1 by setting: the authors' fully and weakly scripts
+MILESTONES: dict[str, tuple[int, ...]] = {"fully": (10, 20, 30), "weakly": (5, 20, 40)}
 
 
 @dataclass(frozen=True)
@@ -52,8 +61,9 @@ class StageSpec:
 @dataclass(frozen=True)
 class TrainConfig:
     """Training recipe. Defaults: paper (batch 128, Adam, Table 5 learning rates) and the
-    authors' fully script (45 epochs, milestones 10/20/30, gamma 0.5, clip 0.1). The stage-2
-    epoch counts are ours (the paper does not give them)."""
+    authors' scripts (45 epochs, gamma 0.5, clip 0.1; stage-1 milestones 10/20/30 fully and
+    5/20/40 weakly, which ``milestones=None`` picks by setting). The stage-2 epoch counts are
+    ours (the paper does not give them)."""
 
     seed: int = 0
     batch_size: int = 128
@@ -65,7 +75,7 @@ class TrainConfig:
     lr_psp: float = 1e-3
     lr_psa_s: float = 1e-4
     lr_psa_v: float = 1e-5
-    milestones: tuple[int, ...] = (10, 20, 30)
+    milestones: tuple[int, ...] | None = None  # None: MILESTONES[setting]
     gamma: float = 0.5
     grad_clip: float = 0.1
     bf16: bool = False  # bfloat16 autocast (CPU AMX); weights and optimiser stay float32
@@ -73,9 +83,12 @@ class TrainConfig:
 
     def stage_specs(self, model_config: ModelConfig) -> list[StageSpec]:
         fully = model_config.setting == "fully"
+        milestones = (
+            MILESTONES[model_config.setting] if self.milestones is None else self.milestones
+        )
         table = {
             "psp": StageSpec(
-                "psp", "all", ("head", "avpsp"), self.lr_psp, self.psp_epochs, self.milestones,
+                "psp", "all", ("head", "avpsp"), self.lr_psp, self.psp_epochs, milestones,
                 self.gamma,
             ),
             "psa_s": StageSpec("psa_s", "bg", ("head", "avpsp", "spsa"), self.lr_psa_s,
@@ -88,7 +101,11 @@ class TrainConfig:
             raise ModelError(f"unknown training stages {unknown}", hint=f"use {list(table)}")
         # PSA_S needs segment labels: not applicable weakly (Sec. 4.4.2)
         names = [s for s in self.stages if fully or s != "psa_s"]
-        return [table[s] for s in names if table[s].epochs > 0]
+        specs = [table[s] for s in names if table[s].epochs > 0]
+        if model_config.sspsp:  # Eq. 15 refines a trained PSP: every stage after the first
+            specs = [specs[0], *(dataclasses.replace(s, terms=(*s.terms, "sspsp"))
+                                 for s in specs[1:])] if specs else specs  # fmt: skip
+        return specs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,8 +137,50 @@ ProgressCallback = Callable[[EpochRecord], None]
 
 
 def _seed_all(seed: int) -> None:
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # seeds every CUDA device too
     np.random.seed(seed % 2**32)
+
+
+def rng_state() -> dict[str, Any]:
+    """The CPU and every CUDA device's random state, as tensors (``weights_only`` loadable)."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return {"cpu": torch.get_rng_state(), "cuda": list(cuda)}
+
+
+def set_rng_state(state: dict[str, Any], where: Path) -> None:
+    torch.set_rng_state(state["cpu"])
+    cuda = list(state.get("cuda") or [])
+    if not cuda:
+        return
+    if torch.cuda.is_available() and torch.cuda.device_count() == len(cuda):
+        torch.cuda.set_rng_state_all(cuda)
+    else:
+        logger.warning(
+            "%s was saved with %d CUDA device(s), this machine has %d: dropout after the resume "
+            "will not repeat the interrupted run", where, len(cuda),
+            torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        )  # fmt: skip
+
+
+def load_train_state(path: Path) -> dict[str, Any]:
+    """Read a resume state with ``weights_only=True``: tensors and plain containers only, so a
+    planted pickle cannot run code; anything else is a one-line ``ModelError``."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError for code, others for a damaged file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise ModelError(
+            f"{path} is not a training state written by avel-annotate (refused to load it: "
+            f"{first})",
+            hint="delete that file (training restarts from scratch) or train under another --name",
+        ) from e
+    keys = ("signature", "stage_index", "epoch", "history", "stage_best", "model", "rng")
+    if not isinstance(saved, dict) or any(k not in saved for k in keys):
+        raise ModelError(
+            f"{path} is not a training state written by this version of avel-annotate",
+            hint="delete that file (training restarts from scratch) or train under another --name",
+        )
+    return saved
 
 
 def _positions(subset: str, train_data: ClipDataset, background: int) -> np.ndarray:
@@ -180,20 +239,19 @@ def train(
         "epoch": -1,  # last finished epoch of stage_index
         "history": [],
         "stage_best": {},
-        "best": None,
     }
     saved: dict[str, Any] | None = None
     if resume and state_path.is_file():
-        saved = torch.load(state_path, map_location="cpu", weights_only=False)
+        saved = load_train_state(state_path)
         if saved.get("signature") != signature:
             raise ModelError(
                 f"{state_path} belongs to a run with another config",
                 hint="use a fresh output folder, or pass resume=False to start over here",
             )
-        for key in ("stage_index", "epoch", "history", "stage_best", "best"):
+        for key in ("stage_index", "epoch", "history", "stage_best"):
             state[key] = saved[key]
         model.load_state_dict(saved["model"])
-        torch.set_rng_state(saved["torch_rng"])
+        set_rng_state(saved["rng"], state_path)
         logger.info("resuming %s after stage %d epoch %d", out, state["stage_index"],
                     state["epoch"])  # fmt: skip
 
@@ -236,14 +294,11 @@ def train(
                 meta = {**entry, "train_config": tc.to_dict()}
                 save_checkpoint(out / f"best-{spec.name}.pt", model, meta)
                 state["stage_best"][spec.name] = entry
-                if state["best"] is None or acc > state["best"]["val_accuracy"]:
-                    save_checkpoint(out / BEST_FILE, model, meta)
-                    state["best"] = entry
             state["history"].append(asdict(record))
             state["stage_index"], state["epoch"] = si, epoch
             atomic_torch_save(
                 {**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()},
+                 "scheduler": scheduler.state_dict(), "rng": rng_state()},
                 state_path,
             )  # fmt: skip
             logger.info("%s epoch %d/%d loss %.4f val acc %.4f%s", spec.name, epoch + 1,
@@ -257,11 +312,14 @@ def train(
         if si + 1 < len(stages):
             atomic_torch_save(
                 {**state, "model": model.state_dict(), "optimizer": {}, "scheduler": {},
-                 "torch_rng": torch.get_rng_state()},
+                 "rng": rng_state()},
                 state_path,
             )  # fmt: skip
 
-    best = state["best"]
+    # the registered result is the best of the last stage run (not of all stages)
+    last = stages[-1].name
+    best = state["stage_best"][last]
+    _copy_atomic(out / f"best-{last}.pt", out / BEST_FILE)
     return TrainResult(
         best_checkpoint=out / BEST_FILE,
         best_stage=best["stage"],
@@ -271,6 +329,12 @@ def train(
         stage_best=state["stage_best"],
         history=[EpochRecord(**h) for h in state["history"]],
     )
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copyfile(src, tmp)
+    tmp.replace(dst)
 
 
 def _run_epoch(

@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 
 from avel_annotate.config import Settings
+from avel_annotate.domain import segments as seg
 from avel_annotate.domain.ids import parse_clip_id
 from avel_annotate.errors import ConfigError, ConflictError, FeatureError
 from avel_annotate.features.ave_h5 import export_ave_h5
 from avel_annotate.services.models import pick_extractor
 from avel_annotate.services.store import store_session
 from avel_annotate.store import annotations as aq
+from avel_annotate.store import clips as cq
 from avel_annotate.store import export as q
 from avel_annotate.store.annotations import CuratedRow
 from avel_annotate.store.clips import category_names
@@ -69,13 +71,54 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _write_h5(path: Path, array: np.ndarray) -> None:
+def _write_h5(path: Path, array: np.ndarray, key: str = "avadataset") -> None:
+    """One dataset per file, as the release: ``avadataset`` (features, labels) or ``order``."""
     import h5py
 
     tmp = path.with_name(f".{path.name}.tmp")
     with h5py.File(tmp, "w") as fh:
-        fh.create_dataset("avadataset", data=array)
+        fh.create_dataset(key, data=array)
     os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class AveRow:
+    """One row of an AVE h5 export: a clip, or (``--labels list``) one Annotations row of it."""
+
+    row: CuratedRow
+    quality: str
+    start: int
+    end: int
+
+
+def ave_rows(
+    settings: Settings, rows: list[CuratedRow], labels: str, split: str | None = None
+) -> list[AveRow]:
+    """The rows of an ``ave-h5`` export, in file order.
+
+    Curated labels: one row per clip (a clip's curated label has one category). List labels: a
+    clip whose list gave events (AVE Annotations) becomes one row per event, with that event's
+    category, seconds and benchmark split, in list order; so an AVE-imported store gives back the
+    release's 4,143 rows in Annotations order, and its order files select the release's rows.
+    Clips without list events follow, one row each. ``split`` keeps the rows of that split.
+    """
+    out: list[AveRow] = []
+    if labels == "list":
+        with store_session(settings) as session:
+            events = cq.event_rows(session, [r.clip_pk for r in rows])
+        by_pk = {r.clip_pk: r for r in rows}
+        for e in events:
+            clip = by_pk[e.clip_pk]
+            bits = seg.from_events([(e.start_s, e.end_s)])
+            row = CuratedRow(e.clip_pk, clip.clip_id, e.split or clip.split, bits, e.category,
+                             "list", [])  # fmt: skip
+            out.append(AveRow(row, e.quality or "list", e.start_s, e.end_s))
+        with_events = {e.clip_pk for e in events}
+        rows = [r for r in rows if r.clip_pk not in with_events]
+    for r in rows:
+        start, end = _event_hull(r.segments)
+        out.append(AveRow(r, "curated" if labels == "curated" else "list", start, end))
+    return [a for a in out if split is None or a.row.split == split]
 
 
 def _event_hull(segments: str) -> tuple[int, int]:
@@ -85,11 +128,17 @@ def _event_hull(segments: str) -> tuple[int, int]:
 
 def _export_ave(
     settings: Settings,
-    rows: list[CuratedRow],
+    clip_rows: list[CuratedRow],
     out: Path,
     features: str | None,
     allow_random: bool,
-) -> list[Path]:
+    labels: str = "curated",
+    split: str | None = None,
+) -> tuple[list[Path], list[CuratedRow]]:
+    planned = ave_rows(settings, clip_rows, labels, split)
+    if not planned:
+        raise ConfigError(f"no {labels}-labelled rows in split {split!r}", "check --split")
+    rows = [a.row for a in planned]
     with store_session(settings) as session:
         extractor = pick_extractor(session, features)
         paths = q.feature_paths(session, [r.clip_pk for r in rows], extractor)
@@ -111,19 +160,19 @@ def _export_ave(
     index = {name: i for i, name in enumerate(categories)}
     onehot = np.zeros((len(rows), 10, c + 1), dtype=np.float64)
     lines = []
-    for i, r in enumerate(rows):
+    for i, a in enumerate(planned):
+        r = a.row
         cat = index.get(r.category) if r.category else None
         for t, bit in enumerate(r.segments):
             onehot[i, t, cat if bit == "1" and cat is not None else c] = 1.0
-        start, end = _event_hull(r.segments)
         ytid, _ = parse_clip_id(r.clip_id)
-        lines.append(f"{r.category or 'background'}&{ytid}&curated&{start}&{end}")
+        lines.append(f"{r.category or 'background'}&{ytid}&{a.quality}&{a.start}&{a.end}")
     _write_h5(out / "labels.h5", onehot)
     written = [out / n for n in ("visual_feature.h5", "audio_feature.h5", "labels.h5")]
     for split in SPLIT_ORDER:
         order = np.asarray([i for i, r in enumerate(rows) if r.split == split], dtype=np.int64)
         if order.size:
-            _write_h5(out / f"{split}_order.h5", order)
+            _write_h5(out / f"{split}_order.h5", order, key="order")
             written.append(out / f"{split}_order.h5")
     _atomic_text(
         out / "Annotations.txt",
@@ -135,7 +184,7 @@ def _export_ave(
         "row,clip_id,split,segments\n"
         + "".join(f"{i},{r.clip_id},{r.split},{r.segments}\n" for i, r in enumerate(rows)),
     )
-    return [*written, out / "Annotations.txt", out / "categories.txt", out / "clips.csv"]
+    return [*written, out / "Annotations.txt", out / "categories.txt", out / "clips.csv"], rows
 
 
 def _export_csv(rows: list[CuratedRow], path: Path) -> list[Path]:
@@ -298,9 +347,14 @@ def export(
         raise ConfigError(f"unknown export format {fmt!r}", f"use one of {', '.join(FORMATS)}")
     if not force:
         _refuse_overwrite(fmt, out)
-    rows = _rows(settings, split, labels)
+    if fmt == "ave-h5" and labels == "list":  # AVE rows carry their own split
+        rows = _rows(settings, None, labels)
+    else:
+        rows = _rows(settings, split, labels)
     if fmt == "ave-h5":
-        files = _export_ave(settings, rows, out, features, allow_random_features)
+        files, rows = _export_ave(
+            settings, rows, out, features, allow_random_features, labels, split
+        )
         card = out / "DATASET_CARD.md"
     else:
         target = out if out.suffix == f".{fmt}" else out / f"labels.{fmt}"

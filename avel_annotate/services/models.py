@@ -22,7 +22,7 @@ from avel_annotate.config import Settings
 from avel_annotate.domain.ids import is_safe_name
 from avel_annotate.errors import ConfigError, InvalidIdError, ModelError, NotFoundError
 from avel_annotate.model.checkpoint import load_checkpoint, save_checkpoint
-from avel_annotate.model.config import DEFAULT_TAU, Head, ModelConfig, Setting
+from avel_annotate.model.config import DEFAULT_TAU, WEAK_LOSSES, Head, ModelConfig, Setting
 from avel_annotate.model.data import AveH5Dataset, ClipDataset
 from avel_annotate.model.evaluate import evaluate
 from avel_annotate.model.network import CPSPNet
@@ -161,6 +161,8 @@ class TrainReport:
     seconds: float
     val_metrics: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
+    # best checkpoint of every stage run (the registered one is ``best_stage``, the last stage)
+    stage_best: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _ave_categories(root: Path, n: int) -> list[str]:
@@ -261,8 +263,19 @@ def _card(name: str, config: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"- Trained on: {config.get('device', 'unknown')}",
         f"- Data: {json.dumps(snap, sort_keys=True)}",
         f"- Validation segment accuracy: {val.get('accuracy', float('nan')):.4f}",
+        f"- Registered checkpoint: the best of the last stage run, {metrics.get('best_stage')} "
+        f"epoch {metrics.get('best_epoch')}",
         "",
     ]
+    stage_best = metrics.get("stage_best") or {}
+    if stage_best:
+        lines += ["Best validation checkpoint of each stage (files under run/):", ""]
+        lines += ["| stage | epoch | val segment accuracy | file |", "|---|---|---|---|"]
+        lines += [
+            f"| {st} | {b['epoch']} | {b['val_accuracy']:.4f} | run/best-{st}.pt |"
+            for st, b in stage_best.items()
+        ]
+        lines += [""]
     if snap.get("random_features"):
         lines += ["**Trained on features from random weights: a demonstration, not a model.**", ""]
     lines += ["Categories (class index order):", ""]
@@ -290,6 +303,7 @@ def train_model(
     allow_random_features: bool = False,
     make_default: bool = True,
     device: str | None = "auto",
+    weak_loss: str = "bce",
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainReport:
     """Train and register a model version; re-running with the same name resumes."""
@@ -326,11 +340,16 @@ def train_model(
             settings, split, val_split, features, labels, allow_random_features
         )
 
+    if weak_loss not in WEAK_LOSSES:
+        raise ConfigError(
+            f"unknown weak loss {weak_loss!r}", f"use one of {', '.join(WEAK_LOSSES)}"
+        )
     model_config = ModelConfig(
         n_categories=len(categories),
         head=cast(Head, head),
         setting=cast(Setting, setting),
         tau=DEFAULT_TAU[setting],
+        weak_loss=weak_loss,
     )
     tc_args: dict[str, Any] = {
         "seed": seed,
@@ -410,6 +429,7 @@ def train_model(
         seconds=round(seconds, 1),
         val_metrics=result.val_metrics,
         device=device,
+        stage_best=result.stage_best,
     )
 
 

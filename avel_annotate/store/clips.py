@@ -117,6 +117,67 @@ def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 
 @dataclass(frozen=True)
+class EventRow:
+    """One list event (an AVE Annotations row) with its clip."""
+
+    id: int
+    clip_pk: int
+    clip_id: str
+    ytid: str
+    category: str
+    start_s: int
+    end_s: int
+    quality: str | None
+    source_file: str
+    source_line: int
+    split: str | None
+
+
+def event_rows(
+    session: Session, clip_pks: Iterable[int] | None = None, source_format: str | None = None
+) -> list[EventRow]:
+    """List events in list order: by the clip's source file, then the event's line."""
+    stmt = (
+        select(
+            ListEvent.id, Clip.id, Clip.clip_id, Clip.ytid, Category.name, ListEvent.start_s,
+            ListEvent.end_s, ListEvent.quality, Clip.source_file, ListEvent.source_line,
+            ListEvent.split,
+        )
+        .join(Clip, ListEvent.clip_id == Clip.id)
+        .join(Category, ListEvent.category_id == Category.id)
+        .order_by(Clip.source_file, ListEvent.source_line, ListEvent.id)
+    )  # fmt: skip
+    if source_format is not None:
+        stmt = stmt.where(Clip.source_format == source_format)
+    rows = [EventRow(*r) for r in session.execute(stmt)]
+    if clip_pks is not None:
+        wanted = set(clip_pks)
+        rows = [r for r in rows if r.clip_pk in wanted]
+    return rows
+
+
+def set_event_splits(session: Session, splits: dict[int, str]) -> None:
+    for event_id, split in splits.items():
+        session.execute(update(ListEvent).where(ListEvent.id == event_id).values(split=split))
+
+
+def set_list_splits(session: Session, changes: Sequence[tuple[int, str]]) -> None:
+    """Clip splits that come from a list (here: the benchmark's split files)."""
+    now = utcnow()
+    for pk, split in changes:
+        session.execute(
+            update(Clip).where(Clip.id == pk).values(split=split, split_source="list",
+                                                     updated_at=now)
+        )  # fmt: skip
+    if changes:
+        session.execute(
+            insert(SplitAssignment),
+            [{"clip_id": pk, "split": split, "source": "list", "created_at": now}
+             for pk, split in changes],
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class SplitRow:
     id: int
     clip_id: str

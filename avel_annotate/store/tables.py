@@ -136,6 +136,8 @@ class ListEvent(Base):
     end_s: Mapped[int] = mapped_column(Integer)
     quality: Mapped[str | None] = mapped_column(String(MAX_QUALITY_LEN))  # checked at import
     source_line: Mapped[int] = mapped_column(Integer)
+    # AVE benchmark split of this row (the release splits rows, not videos); revision 0003
+    split: Mapped[str | None] = mapped_column(String(8))
 
     clip: Mapped[Clip] = relationship(back_populates="events")
     category: Mapped[Category] = relationship()

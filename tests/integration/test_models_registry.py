@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from avel_annotate.cli.main import run
+from avel_annotate.model.checkpoint import load_checkpoint
 from avel_annotate.model.official import official_shapes
 from avel_annotate.model.synthetic import SyntheticSpec, write_synthetic_ave
 
@@ -45,11 +46,21 @@ def test_train_from_ave_h5_registers_a_version_and_evaluates(
     assert run(_avel(data_dir, *args)) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["name"], report["n_train"], report["n_val"]) == ("v1", 64, 32)
-    assert 0.0 <= report["best_val_accuracy"] <= 1.0
     folder = data_dir / "models" / "v1"
     assert {"config.json", "metrics.json", "card.md", "weights.pt"} <= {
         p.name for p in folder.iterdir()
     }
+    # the registered version is the best of the last stage run; every stage's best is listed
+    assert report["best_stage"] == "psa_v"
+    assert set(report["stage_best"]) == {"psp", "psa_s", "psa_v"}
+    assert report["best_val_accuracy"] == report["stage_best"]["psa_v"]["val_accuracy"]
+    last, _ = load_checkpoint(folder / "run" / "best-psa_v.pt")
+    registered, _ = load_checkpoint(folder / "weights.pt")
+    for key, value in last.state_dict().items():
+        assert torch.equal(value, registered.state_dict()[key]), key
+    card = (folder / "card.md").read_text()
+    assert "Registered checkpoint: the best of the last stage run, psa_v epoch" in card
+    assert all(f"run/best-{st}.pt" in card for st in ("psp", "psa_s", "psa_v"))
     config = json.loads((folder / "config.json").read_text())
     assert config["model"]["n_categories"] == 3 and len(config["categories"]) == 3
 
@@ -118,3 +129,30 @@ def test_import_official_needs_matching_categories(
     bad = ["model", "import-official", str(ckpt), "--variant", "cpsp-fully", "--name", "../x"]
     assert run(_avel(data_dir, *bad)) == 1
     assert "model version name '../x' is not allowed" in capsys.readouterr().err
+
+
+class _Planted:
+    """Unpickling this runs code: it would create the file named by ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.touch, (self.marker,))
+
+
+def test_planted_train_state_does_not_run_code(
+    ave_dir: Path, data_dir: Path, capsys: pytest.CaptureFixture
+):
+    marker = data_dir / "pwned"
+    planted = data_dir / "models" / "X" / "run" / "train_state.pt"
+    planted.parent.mkdir(parents=True)
+    torch.save({"signature": _Planted(marker)}, planted)
+    args = ["train", "--from-ave-h5", str(ave_dir), "--epochs", "1", "--stage2-epochs", "0",
+            "--batch-size", "32", "--name", "X"]  # fmt: skip
+    assert run(_avel(data_dir, *args)) == 1
+    err = capsys.readouterr().err.strip()
+    assert not marker.exists()  # the pickle's code did not run
+    assert len(err.splitlines()) == 1, err
+    assert str(planted) in err and "not a training state written by avel-annotate" in err
+    assert "delete that file" in err

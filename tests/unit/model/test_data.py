@@ -28,13 +28,16 @@ def root(tmp_path_factory):
 
 
 def test_layout_is_the_authors(root) -> None:
+    """Keys as in the real release: features and labels under avadataset, splits under order."""
     with h5py.File(root / "labels.h5") as f:
+        assert list(f) == ["avadataset"]
         labels = f["avadataset"][()]
     assert labels.shape == (32, 10, 4) and np.all(labels.sum(-1) == 1)
     with h5py.File(root / "visual_feature.h5") as f:
-        assert f["avadataset"].shape == (32, 10, 7, 7, 512)
+        assert list(f) == ["avadataset"] and f["avadataset"].shape == (32, 10, 7, 7, 512)
     with h5py.File(root / "test_order.h5") as f:
-        assert f["avadataset"][()].tolist() == list(range(26, 32))
+        assert list(f) == ["order"] and f["order"].dtype == np.int64
+        assert f["order"][()].tolist() == list(range(26, 32))
 
 
 def test_generator_is_seeded(root, tmp_path) -> None:

@@ -126,7 +126,12 @@ def test_compute_losses_all_heads(head: str, setting: str) -> None:
     out = model(audio=torch.randn(4, 10, 128), video=torch.rand(4, 10, 7, 7, 512))
     labels = torch.tensor([[0] * 10, [0] * 5 + [3] * 5, [1] * 10, [1] * 3 + [3] * 7])
     category = torch.tensor([0, 0, 1, 1])
-    parts = compute_losses(out, labels, category, config, ("head", "avpsp", "spsa", "vpsa"))
+    assert "sspsp" not in compute_losses(
+        out, labels, category, config, ("head",)
+    )  # trainer adds it
+    parts = compute_losses(
+        out, labels, category, config, ("head", "avpsp", "spsa", "vpsa", "sspsp")
+    )
     assert ("avpsp" in parts) == (setting == "fully")
     assert ("spsa" in parts) == (setting == "fully")
     assert "vpsa" in parts and "sspsp" in parts

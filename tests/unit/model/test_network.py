@@ -39,6 +39,11 @@ def test_paper_head_shapes_and_weighting_branch() -> None:
     assert ((out.segment_weights > 0) & (out.segment_weights < 1)).all()
     expected = (out.segment_logits * out.segment_weights[..., None]).mean(1)
     torch.testing.assert_close(out.video_logits, expected)
+    # Eq. 7: phi = sigmoid(f^h W6), W6 in R^{C x 1} and no bias
+    w6 = weakly.head.weight
+    assert w6 is not None and w6.bias is None and tuple(w6.weight.shape) == (1, 8)
+    phi = torch.sigmoid(out.segment_logits @ w6.weight.T).squeeze(-1)
+    torch.testing.assert_close(out.segment_weights, phi)
     pred = predict(out, weakly.config)
     torch.testing.assert_close(pred.category_prob.sum(-1), torch.ones(3))
 

@@ -133,3 +133,33 @@ def test_round_trip_to_official_names() -> None:
         model.state_dict().items(), again.state_dict().items(), strict=True
     ):
         assert k1 == k2 and torch.equal(v1, v2)
+
+
+def test_load_official_leaves_the_global_random_state_alone() -> None:
+    fully, weakly = official_state_dict("cpsp-fully"), official_state_dict("cpsp-weakly")
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    load_official(fully, "cpsp-fully")
+    load_official(weakly, "cpsp-weakly")
+    assert torch.equal(torch.rand(3), expected)
+
+
+class _WholeModel(torch.nn.Module):
+    """Stands for the authors' psp_net class: torch.save(model) pickles the class by name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.L1 = torch.nn.Linear(256, 64, bias=False)
+
+
+def test_pickled_whole_model_gets_the_two_line_fix(tmp_path) -> None:
+    path = tmp_path / "PSP_fully.pt"
+    torch.save(_WholeModel(), path)
+    with pytest.raises(ModelError) as info:
+        load_official(path, "psp-fully")
+    text = info.value.one_line()
+    assert "\n" not in text
+    assert f"{path} is a pickled whole model, not a state_dict" in text
+    assert "m = torch.load(path, map_location='cpu', weights_only=False)" in text
+    assert "torch.save(m.state_dict(), 'state_dict.pt')" in text
