@@ -35,6 +35,9 @@ def train(
     labels: str = typer.Option("curated", "--labels", help="curated | list (the list's labels)."),
     allow_random: bool = typer.Option(False, "--allow-random-features"),
     no_default: bool = typer.Option(False, "--no-default", help="Do not make it the default."),
+    feature_cache: bool = typer.Option(
+        True, "--feature-cache/--no-feature-cache", help="Read features from a packed cache."
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Train CPSP (stage 1 PSP, stage 2 PSA_S then PSA_V) and register a model version."""
@@ -69,6 +72,7 @@ def train(
         make_default=not no_default,
         on_epoch=on_epoch,
         device=device,
+        feature_cache=feature_cache,
     )
     if settings.json or json_out:
         emit_json(report)
