@@ -70,6 +70,71 @@ def bench_step(bf16: bool, n_steps: int, batch: int = 128) -> dict[str, object]:
     }
 
 
+def bench_step_ratio(n_steps: int, threads: int, batch: int = 128) -> dict[str, object]:
+    """float32 and bf16 steps interleaved in one process (same inputs, same seed): medians of
+    wall and CPU seconds and the float32 / bf16 ratios (the figure issue 14 asks for)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    audio = torch.randn(batch, 10, 128)
+    visual = torch.rand(batch, 10, 7, 7, 512)
+    labels = torch.randint(0, 29, (batch, 10))
+    category = torch.randint(0, 28, (batch,))
+    setups = {}
+    for name, bf16 in (("float32", False), ("bf16", True)):
+        torch.manual_seed(0)
+        model = CPSPNet(ModelConfig())
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        vis = visual.to(torch.bfloat16) if bf16 else visual  # as the loop hands it over
+        setups[name] = (model, opt, vis, TrainConfig(bf16=bf16))
+        for _ in range(2):  # warm-up
+            train_step(model, opt, audio, vis, labels, category, TERMS, setups[name][3])
+    wall: dict[str, list[float]] = {k: [] for k in setups}
+    cpu: dict[str, list[float]] = {k: [] for k in setups}
+    for _ in range(n_steps):
+        for name, (model, opt, vis, tc) in setups.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            train_step(model, opt, audio, vis, labels, category, TERMS, tc)
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    return {
+        "threads": threads,
+        "n_steps": n_steps,
+        "batch_size": batch,
+        "median_wall_s": med,
+        "median_cpu_s": med_cpu,
+        "ratio_wall": med["float32"] / med["bf16"],
+        "ratio_cpu": med_cpu["float32"] / med_cpu["bf16"],
+    }
+
+
+def gemm_ceiling(threads: int) -> dict[str, object]:
+    """The step's dominant GEMM (AVGA region_hidden, [B*T*49, 512] x [512, 512]) in float32
+    and bf16: the bf16 speed-up of the step cannot exceed much the speed-up of its GEMMs."""
+    torch.set_num_threads(threads)
+    x = torch.rand(128 * 10 * 49, 512)
+    w = torch.rand(512, 512)
+    out = {}
+    for name, (a, b) in {"float32": (x, w), "bf16": (x.bfloat16(), w.bfloat16())}.items():
+        torch.nn.functional.linear(a, b)
+        ts = []
+        for _ in range(3):
+            c0 = time.process_time()
+            torch.nn.functional.linear(a, b)
+            ts.append(time.process_time() - c0)
+        out[name] = min(ts)
+    flags = Path("/proc/cpuinfo").read_text()
+    return {
+        "cpu_s": out,
+        "ratio": out["float32"] / out["bf16"],
+        "gflop": 2 * x.shape[0] * 512 * 512 / 1e9,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "amx_tile": "amx_tile" in flags,
+        "avx512_bf16": "avx512_bf16" in flags,
+    }
+
+
 def bench_accuracy(tmp: Path, quick: bool, seeds: int = 3) -> dict[str, object]:
     """float32 vs bf16 training on the same synthetic data, over several seeds.
 
@@ -202,7 +267,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps and epochs")
     parser.add_argument("--stream-gb", type=float, default=3.0)
     parser.add_argument("--seeds", type=int, default=3, help="training runs per precision")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["step", "accuracy", "stream"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["step", "ratio", "accuracy", "stream"]
+    )
     parser.add_argument("--stream-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stream_child:
@@ -228,6 +295,15 @@ def main() -> None:
     if "step" not in args.skip:
         results["step"] = {"float32": bench_step(False, n_steps), "bf16": bench_step(True, n_steps)}
         print(json.dumps(results["step"], indent=1), flush=True)
+    if "ratio" not in args.skip:  # interleaved, at 1 thread (steadier when shared) and all
+        results["step_ratio"] = {
+            "one_thread": bench_step_ratio(n_steps, 1),
+            "all_threads": bench_step_ratio(n_steps, os.cpu_count() or 1),
+            "gemm_one_thread": gemm_ceiling(1),
+            "load_average": os.getloadavg(),
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        print(json.dumps(results["step_ratio"], indent=1), flush=True)
     with tempfile.TemporaryDirectory(prefix="avel-bench-") as tmpdir:
         tmp = Path(tmpdir)
         if "accuracy" not in args.skip:

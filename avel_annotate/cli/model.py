@@ -39,6 +39,9 @@ def train(
     labels: str = typer.Option("curated", "--labels", help="curated | list (the list's labels)."),
     allow_random: bool = typer.Option(False, "--allow-random-features"),
     no_default: bool = typer.Option(False, "--no-default", help="Do not make it the default."),
+    feature_cache: bool = typer.Option(
+        True, "--feature-cache/--no-feature-cache", help="Read features from a packed cache."
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Train CPSP (stage 1 PSP, stage 2 PSA_S then PSA_V) and register a model version."""
@@ -74,6 +77,7 @@ def train(
         on_epoch=on_epoch,
         device=device or settings.device,
         weak_loss=weak_loss,
+        feature_cache=feature_cache,
     )
     if settings.json or json_out:
         emit_json(report)

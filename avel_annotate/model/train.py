@@ -351,9 +351,13 @@ def _run_epoch(
     t0 = time.perf_counter()
     dtype = next(model.parameters()).dtype
     device = next(model.parameters()).device
-    batches = batch_indices(
-        positions, tc.batch_size, shuffle=True, seed=(tc.seed, stage_index, epoch)
-    )
+    seed = (tc.seed, stage_index, epoch)
+    plan = getattr(data, "epoch_batches", None)  # packed caches shuffle by runs of rows
+    if plan is not None:
+        batches = plan(positions, tc.batch_size, seed=seed)
+    else:
+        batches = batch_indices(positions, tc.batch_size, shuffle=True, seed=seed)
+    visual_dtype = torch.bfloat16 if tc.bf16 else dtype  # one cast, straight from storage
     sums: dict[str, float] = {}
     n = 0
     for batch in iter_batches(data, batches, prefetch=tc.prefetch):
@@ -361,7 +365,7 @@ def _run_epoch(
             model,
             optimizer,
             batch.audio.to(device, dtype),
-            batch.visual.to(device, dtype),
+            batch.visual.to(device, visual_dtype),
             batch.segment_labels.to(device),
             batch.category.to(device),
             spec.terms,

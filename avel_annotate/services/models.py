@@ -29,6 +29,7 @@ from avel_annotate.model.network import CPSPNet
 from avel_annotate.model.official import load_official
 from avel_annotate.model.train import EpochRecord, TrainConfig, train
 from avel_annotate.services.device import pick_device
+from avel_annotate.services.feature_cache import cache_folder, packed_dataset
 from avel_annotate.services.store import store_session
 from avel_annotate.services.training_data import FeatureFileDataset
 from avel_annotate.store import models as q
@@ -204,6 +205,7 @@ def _store_datasets(
     extractor: str | None,
     labels: str,
     allow_random: bool,
+    feature_cache: bool = True,
 ) -> tuple[ClipDataset, ClipDataset, list[str], dict[str, Any]]:
     with store_session(settings) as session:
         name = pick_extractor(session, extractor)
@@ -229,8 +231,21 @@ def _store_datasets(
     val_data = FeatureFileDataset(
         val_items, settings.data_dir, categories, allow_random=allow_random
     )
+    built: dict[str, bool] = {}
+    if feature_cache:  # packed per (split, kind, labels); rebuilt only when inputs change
+        packed = {}
+        for which, data in ((split, train_data), (val_split, val_data)):
+            folder = cache_folder(settings.features_dir, name, which, labels)
+            packed[which], built[which] = packed_dataset(
+                data, folder, show_progress=settings.progress
+            )
+        train_data_out: ClipDataset = packed[split]
+        val_data_out: ClipDataset = packed[val_split]
+    else:
+        train_data_out, val_data_out = train_data, val_data
     snapshot = {
         "source": "store",
+        "feature_cache": {k: "built" if v else "reused" for k, v in built.items()} or "off",
         "labels": labels,
         "features": name,
         "random_features": any(i.is_random for i in train_items),
@@ -238,7 +253,7 @@ def _store_datasets(
         f"{val_split}_clips": len(val_data),
         "label_sources": _count(i.label_source for i in train_items),
     }
-    return train_data, val_data, categories, snapshot
+    return train_data_out, val_data_out, categories, snapshot
 
 
 def _count(values: Any) -> dict[str, int]:
@@ -304,6 +319,7 @@ def train_model(
     make_default: bool = True,
     device: str | None = "auto",
     weak_loss: str = "bce",
+    feature_cache: bool = True,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainReport:
     """Train and register a model version; re-running with the same name resumes."""
@@ -337,7 +353,7 @@ def train_model(
         }
     else:
         train_data, val_data, categories, snapshot = _store_datasets(
-            settings, split, val_split, features, labels, allow_random_features
+            settings, split, val_split, features, labels, allow_random_features, feature_cache
         )
 
     if weak_loss not in WEAK_LOSSES:

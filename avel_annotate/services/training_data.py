@@ -78,6 +78,10 @@ class FeatureFileDataset(Dataset[ClipExample]):
     def labels(self) -> NDArray[np.int64]:
         return self._labels
 
+    def clip_category(self) -> NDArray[np.int64]:
+        """Per clip its category index, -1 for a clip without events."""
+        return self._category
+
     def _read(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         features = read_features(self.paths[i])
         return (
