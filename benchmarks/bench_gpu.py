@@ -27,6 +27,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -255,6 +256,7 @@ def main() -> None:
         "load_average_at_start": os.getloadavg(),
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # `timeout`: still clean up
     tmp = Path(tempfile.mkdtemp(prefix="avel-bench-gpu-"))
     try:
         root = write_synthetic_ave(tmp / "ave", _spec(args.smoke))

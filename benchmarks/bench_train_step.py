@@ -6,6 +6,9 @@ Writes ``benchmarks/results/train_step.json``:
   setting, event-category head, L_fully), float32 and bfloat16 autocast; median and min of timed
   steps after warm-up, and CPU seconds per step. On a shared machine the min is the closest to
   the uncontended time.
+- ``step_ratio``: float32 and bf16 steps interleaved in one process at one thread and at all
+  threads, medians of wall and CPU seconds and the float32/bf16 ratio (issue 14), plus the
+  dominant GEMM alone in both precisions and whether the CPU has AMX (the ratio's ceiling).
 - ``accuracy``: test segment accuracy on the synthetic AVE-layout set after the same training
   run in float32 and in bf16 autocast.
 - ``streaming``: peak RSS (``ru_maxrss`` of a fresh child process) of one bf16 training epoch
