@@ -21,6 +21,10 @@ def run_migrations_online() -> None:
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            # one transaction for the whole upgrade, SQLite included (the toolkit migrates SQLite
+            # on an engine with real BEGIN/COMMIT, see store/migrate.py): other processes see
+            # the old revision or the new one, never one in between
+            transactional_ddl=True,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -312,10 +312,12 @@ AVE_FILES = (
 
 
 def _outputs(fmt: str, out: Path) -> list[Path]:
+    """The files an export writes. A CSV and a JSONL export into one folder each have their own
+    card (``labels.csv.card.md``, ``labels.jsonl.card.md``), so neither replaces the other's."""
     if fmt == "ave-h5":
         return [out / name for name in AVE_FILES]
     target = out if out.suffix == f".{fmt}" else out / f"labels.{fmt}"
-    return [target, target.with_name(f"{target.stem}.card.md")]
+    return [target, target.with_name(f"{target.name}.card.md")]
 
 
 def _refuse_overwrite(fmt: str, out: Path) -> None:
@@ -362,7 +364,7 @@ def export(
             files = _export_csv(rows, target)
         else:
             files = _export_jsonl(settings, rows, target)
-        card = target.with_name(f"{target.stem}.card.md")
+        card = target.with_name(f"{target.name}.card.md")
     agreement = None
     if labels == "curated":
         from avel_annotate.services.qc import qc_report

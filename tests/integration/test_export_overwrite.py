@@ -20,7 +20,7 @@ def _export(s: Settings, out: Path, fmt: str, *extra: str) -> list[str]:
 @pytest.mark.parametrize(
     ("fmt", "planted"),
     [("ave-h5", "Annotations.txt"), ("ave-h5", "visual_feature.h5"), ("ave-h5", "val_order.h5"),
-     ("jsonl", "labels.jsonl"), ("csv", "labels.card.md")],
+     ("jsonl", "labels.jsonl"), ("csv", "labels.csv.card.md")],
 )  # fmt: skip
 def test_existing_files_are_kept_unless_force(
     labelled_store: Settings,  # noqa: F811

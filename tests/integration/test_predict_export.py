@@ -174,7 +174,7 @@ def test_train_predict_export_round_trip(
     assert back.format == "avel100k" and back.problems == () and len(back.rows) == 24
     by_id = {c["clip_id"]: c for c in clips}
     assert all(by_id[r.clip_id or ""]["segments"] == r.segments for r in back.rows)
-    assert (tmp_path / "labels.card.md").read_text().count("| Church bell |") == 1
+    assert (tmp_path / "labels.csv.card.md").read_text().count("| Church bell |") == 1
 
     jl = tmp_path / "labels.jsonl"
     assert run(_avel(s, "export", str(jl), "--format", "jsonl", "--labels", "list")) == 0

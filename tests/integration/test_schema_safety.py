@@ -24,24 +24,30 @@ from avel_annotate.store.engine import db_error, make_engine
 from avel_annotate.store.migrate import current_revision, head_revision
 from avel_annotate.store.tables import Base
 
-# A first command that stops for good in the middle of creating the schema (after 3 tables).
+# A first command that stops for good in the middle of creating the schema: after 3 tables of
+# revision 0001, or in revision 0002 (0001 done, its first check constraint added).
 _STALL = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from alembic.operations import Operations
+    from alembic.operations import BatchOperations, Operations
     from avel_annotate.cli.main import run
 
-    real, n = Operations.create_table, [0]
-    def create_table(self, *a, **k):
+    marker, where = sys.argv[1], sys.argv[2]
+    cls, name, at = (
+        (Operations, "create_table", 3) if where == "0001" else
+        (BatchOperations, "create_check_constraint", 1)
+    )
+    real, n = getattr(cls, name), [0]
+    def stall(self, *a, **k):
         out = real(self, *a, **k)
         n[0] += 1
-        if n[0] == 3:
-            Path(sys.argv[1]).write_text("stalled")
+        if n[0] == at:
+            Path(marker).write_text("stalled")
             time.sleep(600)
         return out
-    Operations.create_table = create_table
-    sys.exit(run(sys.argv[2:]))
+    setattr(cls, name, stall)
+    sys.exit(run(sys.argv[3:]))
     """
 )
 
@@ -67,10 +73,14 @@ def db_url(request: pytest.FixtureRequest, data_dir: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
-def test_kill_during_creation_leaves_no_half_schema(db_url: str, data_dir: Path, tmp_path: Path):
+@pytest.mark.parametrize("where", ["0001", "0002"])
+def test_kill_during_creation_leaves_no_half_schema(
+    db_url: str, data_dir: Path, tmp_path: Path, where: str
+):
     marker = tmp_path / "stalled"
+    args = _avel(data_dir, db_url, "clips", "stats")
     proc = subprocess.Popen(
-        [sys.executable, "-c", _STALL, str(marker), *_avel(data_dir, db_url, "clips", "stats")],
+        [sys.executable, "-c", _STALL, str(marker), where, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
