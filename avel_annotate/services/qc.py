@@ -175,7 +175,9 @@ def qc_report(settings: Settings) -> QcReport:
                 ]
                 flagged += [
                     f"{anns[v.id].clip_id}: annotation {anns[v.id].ls_annotation_id} "
-                    f"by {v.annotator} re-checked their own first pass"
+                    f"by {v.annotator} re-checked their own first pass; fix: delete annotation "
+                    f"{anns[v.id].ls_annotation_id} in Label Studio (the task then returns to the "
+                    "queue for another annotator), then `avel annotate pull`"
                     for v in same
                 ]
             if first is None or second is None:
