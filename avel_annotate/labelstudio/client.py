@@ -161,10 +161,19 @@ class LsClient:
         self._call(f"update project {project_id}", self._sdk.projects.update, project_id, **fields)
 
     def ensure_local_storage(self, project_id: int, path: str, title: str) -> int:
-        """The project's local-files import storage over ``path`` (created when missing)."""
+        """The project's local-files import storage over ``path``: the one titled ``title`` is
+        re-pointed there when it names another path (a data dir copied or moved), else one is
+        created."""
         local = self._sdk.import_storage.local
-        for storage in self._call("list local storages", local.list, project=project_id):
+        found: list[Any] = list(
+            self._call("list local storages", local.list, project=project_id) or []
+        )
+        for storage in found:
             if storage.path == path:
+                return int(storage.id)
+        for storage in found:
+            if storage.title == title:
+                self.repoint_local_storage(int(storage.id), project_id, path)
                 return int(storage.id)
         created = self._call(
             f"create local storage {path} for project {project_id}",
@@ -175,6 +184,28 @@ class LsClient:
             use_blob_urls=False,
         )
         return int(created.id)
+
+    def local_storages(self) -> list[tuple[int, int, str, str]]:
+        """``(id, project id, path, title)`` of every local-files import storage."""
+        out: list[tuple[int, int, str, str]] = []
+        for pid, _title, _description in self.projects():
+            found: Any = self._call(
+                f"list local storages of project {pid}",
+                self._sdk.import_storage.local.list,
+                project=pid,
+            )
+            out += [(int(s.id), pid, str(s.path), str(s.title or "")) for s in found or []]
+        return out
+
+    def repoint_local_storage(self, storage_id: int, project_id: int, path: str) -> None:
+        log.info("local storage %d of project %d now serves %s", storage_id, project_id, path)
+        self._call(
+            f"re-point local storage {storage_id} of project {project_id} to {path}",
+            self._sdk.import_storage.local.update,
+            storage_id,
+            project=project_id,
+            path=path,
+        )
 
     # -- tasks ------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from avel_annotate.domain.ls_results import (
 from avel_annotate.errors import ConfigError, LabelStudioError, NotFoundError
 from avel_annotate.labelstudio.client import LsClient, schema_problem
 from avel_annotate.services.curation import CurationChanges, recompute_curated
-from avel_annotate.services.labelstudio import client_for, label_config
+from avel_annotate.services.labelstudio import STORAGE_TITLE, client_for, label_config
 from avel_annotate.services.ls_projects import (
     find_project,
     follow,
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 ORDERS = ("list", "uncertainty", "random")
 DEFAULT_PROJECT = "avel"
-STORAGE_TITLE = "avel clips"
 
 
 @dataclass(frozen=True)
@@ -264,6 +263,11 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
         with session_scope(engine) as session:
             proj = require_project(session, client, project)
             pk, pid = proj.id, proj.ls_project_id
+            # the data dir may have moved since the push: videos play only from a storage
+            # over the clips folder as it is now
+            clips_dir = settings.clips_dir.resolve()
+            clips_dir.mkdir(parents=True, exist_ok=True)
+            proj.storage_id = client.ensure_local_storage(pid, str(clips_dir), STORAGE_TITLE)
         users = client.users()
         exported = client.export_tasks(pid)
         with session_scope(engine) as session:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 ADMIN_EMAIL = "admin@avel.local"
 CREDENTIALS_FILE = "admin-credentials.txt"
 INVITE_FILE = "invite-link.txt"
+STORAGE_TITLE = "avel clips"  # the local-files storage of every project the toolkit pushes
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SQLITE_FILE = "label_studio.sqlite3"
 
@@ -66,6 +67,20 @@ class ServeReport:
     host: str = LOOPBACK
     pid: int | None = None
     warnings: tuple[str, ...] = ()
+
+
+def repoint_storages(client: LsClient, settings: Settings) -> int:
+    """Point every toolkit storage of a server rooted at this data dir at its clips folder (the
+    data dir was copied or moved: the old absolute path no longer serves any video)."""
+    clips = str(settings.clips_dir.resolve())
+    moved = [
+        (sid, pid)
+        for sid, pid, path, title in client.local_storages()
+        if title == STORAGE_TITLE and path != clips
+    ]
+    for sid, pid in moved:
+        client.repoint_local_storage(sid, pid, clips)
+    return len(moved)
 
 
 def _write_secret_file(path: Path, text: str) -> None:
@@ -129,6 +144,7 @@ def start_local_server(
         write_config_values(settings.config_path, {"ls_url": handle.url, "ls_api_key": token})
         client = LsClient(handle.url, token)
         client.whoami()
+        repoint_storages(client, settings)
         invite: str | None = client.invite_url()
         if invite is not None and team_url != handle.url:
             invite = team_url + invite[len(handle.url) :]

@@ -118,6 +118,29 @@ class LoadedModel:
     categories: list[str]
 
 
+def stored_path(settings: Settings, folder: Path) -> str:
+    """A version folder as the store records it: relative to the data dir when inside it, so a
+    copied or moved data dir still finds its models."""
+    try:
+        return str(folder.resolve().relative_to(settings.data_dir.resolve()))
+    except ValueError:
+        return str(folder)
+
+
+def version_folder(settings: Settings, stored: str, name: str) -> Path:
+    """The folder of a version from its stored path (relative: under this data dir). A row of an
+    older version holds an absolute path into the data dir it was made in: when that is gone,
+    the same version's folder in this data dir is used."""
+    path = Path(stored)
+    if not path.is_absolute():
+        return settings.data_dir / path
+    if not path.exists() and is_safe_name(name):
+        here = settings.models_dir / name
+        if here.is_dir():
+            return here
+    return path
+
+
 def load_version(settings: Settings, name: str | None) -> LoadedModel:
     """The weights of a registered version (``None``: the default version)."""
     with store_session(settings) as session:
@@ -128,7 +151,7 @@ def load_version(settings: Settings, name: str | None) -> LoadedModel:
                 "train one (`avel train`) or import one (`avel model import-official`)",
             )
         path, categories, vname = (
-            Path(version.path),
+            version_folder(settings, version.path, version.name),
             json.loads(version.categories),
             version.name,
         )
@@ -422,7 +445,7 @@ def train_model(
             name=name,
             source="trained",
             variant=f"{head}-{setting}",
-            path=str(out),
+            path=stored_path(settings, out),
             config=json.dumps(config),
             categories=json.dumps(categories),
             metrics=json.dumps(metrics),
@@ -591,7 +614,7 @@ def import_official(
             name=name,
             source="official",
             variant=variant,
-            path=str(out),
+            path=stored_path(settings, out),
             config=json.dumps(config),
             categories=json.dumps(categories),
             metrics=None,

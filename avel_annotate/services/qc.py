@@ -13,6 +13,8 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import Session
+
 from avel_annotate.config import Settings
 from avel_annotate.domain import agreement as ag
 from avel_annotate.domain.curation import AnnotationView, recheck_pair
@@ -20,7 +22,7 @@ from avel_annotate.domain.labelconfig import SEGMENT_VALUES
 from avel_annotate.domain.qc_draw import draw_recheck
 from avel_annotate.errors import ConfigError, NotFoundError
 from avel_annotate.services.annotate import DEFAULT_PROJECT
-from avel_annotate.services.curation import CurationChanges, recompute_curated
+from avel_annotate.services.curation import CurationChanges, recompute_curated, views_by_clip
 from avel_annotate.services.labelstudio import client_for
 from avel_annotate.services.ls_projects import require_project
 from avel_annotate.services.store import open_store, store_session
@@ -173,7 +175,9 @@ def qc_report(settings: Settings) -> QcReport:
                 ]
                 flagged += [
                     f"{anns[v.id].clip_id}: annotation {anns[v.id].ls_annotation_id} "
-                    f"by {v.annotator} re-checked their own first pass"
+                    f"by {v.annotator} re-checked their own first pass; fix: delete annotation "
+                    f"{anns[v.id].ls_annotation_id} in Label Studio (the task then returns to the "
+                    "queue for another annotator), then `avel annotate pull`"
                     for v in same
                 ]
             if first is None or second is None:
@@ -246,6 +250,22 @@ class AdjudicationReport:
     curated: CurationChanges
 
 
+def _require_open_disagreement(session: Session, clip_pk: int, clip_id: str) -> None:
+    """A third pass is only for a drawn clip whose first pass and re-check differ."""
+    views = views_by_clip(q.annotation_rows(session, [clip_pk])).get(clip_pk, [])
+    first, second = recheck_pair(views)
+    if clip_pk not in q.drawn_clip_pks(session) or first is None or second is None:
+        state = "has no re-check yet"
+    elif first.same_labels(second):
+        state = "has a re-check that agrees with its first pass"
+    else:
+        return
+    raise ConfigError(
+        f"clip {clip_id} {state}: a third pass is only for an open disagreement",
+        "see `avel annotate qc report` for the open ones",
+    )
+
+
 def adjudicate(
     settings: Settings,
     clip_id: str,
@@ -268,6 +288,8 @@ def adjudicate(
             if clip is None:
                 raise NotFoundError(f"clip {clip_id} is not in the store", "check the clip id")
             clip_pk = clip.id
+            if third_pass:
+                _require_open_disagreement(session, clip_pk, clip_id)
             proj = require_project(session, client, project)
             tasks = [t for t in q.tasks_of_clip(session, clip_pk) if t[2] == proj.id]
             if not tasks:

@@ -9,18 +9,27 @@ the test plants a disagreement.
 from __future__ import annotations
 
 import json
+import shutil
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import h5py
+import httpx
 import pytest
+from sqlalchemy import delete
 
 from avel_annotate.cli.main import run
-from avel_annotate.config import Settings
+from avel_annotate.config import Settings, load_settings, write_config_values
 from avel_annotate.domain.ls_results import labels_to_result
 from avel_annotate.labelstudio.client import LsClient
+from avel_annotate.labelstudio.server import ServerHandle, start_server
 from avel_annotate.media.http_server import RangeServer
 from avel_annotate.services.demo import CATEGORIES, demo_clips, write_sources
+from avel_annotate.services.store import open_store
+from avel_annotate.store.engine import session_scope
+from avel_annotate.store.tables import Prediction
+from tests.conftest import ADMIN, PASSWORD, TOKEN
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow]
 
@@ -42,7 +51,7 @@ def _tasks(client: LsClient, project_id: int) -> dict[str, dict[str, Any]]:
 
 
 def test_fetch_label_recheck_curate_train_predict_export(
-    ls_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
+    ls_settings: Settings, ls_server: ServerHandle, tmp_path: Path, capsys: pytest.CaptureFixture
 ):
     s = ls_settings
     clips = demo_clips(16)
@@ -197,3 +206,36 @@ def test_fetch_label_recheck_curate_train_predict_export(
     html = tmp_path / "report.html"
     assert run(_avel(s, "report", "--out", str(html))) == 0
     assert "Confusion matrix" in html.read_text()
+
+    # issue 10 item 3: the data dir copied elsewhere (the original moved out of reach) still
+    # predicts, plays its videos and pushes/pulls without a duplicate. Before, predict said
+    # "weights.pt is missing" and every video failed (storage on the old absolute path).
+    ls_server.stop()
+    copy = tmp_path / "copied" / "avel-data"
+    shutil.copytree(s.data_dir, copy)
+    s.data_dir.rename(tmp_path / "moved-away")
+    moved = start_server(
+        ls_server.ls_data_dir, copy, token=TOKEN, username=ADMIN, password=PASSWORD
+    )
+    try:
+        c = load_settings(data_dir=copy, overrides={"progress": False}, environ={})
+        write_config_values(c.config_path, {"ls_url": moved.url, "ls_api_key": TOKEN})
+        engine = open_store(c)
+        with session_scope(engine) as session:  # predict skips clips it has predicted: redo all
+            session.execute(delete(Prediction))
+        engine.dispose()
+        predicted = _json(capsys, c, "predict", "--model", "v2", "--allow-random-features")
+        assert predicted["predicted"] == 16
+        pulled = _json(capsys, c, "annotate", "pull")
+        assert (pulled["new"], pulled["updated"], pulled["deleted"]) == (0, 0, 0)
+        client = LsClient(moved.url, TOKEN)
+        task = next(iter(_tasks(client, pulled["ls_project_id"]).values()))
+        auth = {"Authorization": f"Token {TOKEN}"}
+        video = httpx.get(moved.url + task["data"]["video"], headers=auth)
+        media = copy / urllib.parse.unquote(task["data"]["video"].split("?d=", 1)[1])
+        assert video.status_code == 200 and video.content == media.read_bytes()
+        pushed = _json(capsys, c, "annotate", "push", "--model", "v2")
+        assert pushed["created"] == 0 and pushed["duplicates_on_server"] == []
+        assert len(client.task_clip_ids(pulled["ls_project_id"])) == 16
+    finally:
+        moved.stop()

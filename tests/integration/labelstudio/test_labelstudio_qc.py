@@ -147,6 +147,7 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
     report = qc.qc_report(ls_settings)
     assert report.drawn == 6 and report.rechecked == 6 and report.pending == 0
     assert len(report.same_annotator) == 1 and drawn[0] in report.same_annotator[0]
+    assert "fix: delete annotation" in report.same_annotator[0]  # every state has a next step
     # hand computation: 60 second-pairs, 59 agree; rater a 30 ones, rater b 31 ones
     p_o = 59 / 60
     p_e = (30 * 31 + 30 * 29) / 3600
