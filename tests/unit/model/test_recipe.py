@@ -18,6 +18,7 @@ import torch
 
 import avel_annotate.model.train as train_module
 from avel_annotate.model import CPSPNet, ModelConfig
+from avel_annotate.model.checkpoint import load_checkpoint
 from avel_annotate.model.data import TensorClipDataset
 from avel_annotate.model.losses import avpsp_loss, compute_losses
 from avel_annotate.model.train import TrainConfig, train
@@ -57,6 +58,7 @@ class Record:
     steps: list[Step] = field(default_factory=list)
     epochs: list[tuple[str, int, frozenset[int], float]] = field(default_factory=list)
     schedulers: list[tuple[list[int], float]] = field(default_factory=list)
+    stage_start: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 def _run(monkeypatch, model_config: ModelConfig, tc: TrainConfig, tmp_path) -> Record:
@@ -67,6 +69,8 @@ def _run(monkeypatch, model_config: ModelConfig, tc: TrainConfig, tmp_path) -> R
 
     def run_epoch(model, optimizer, data, positions, spec, tc_, si, epoch):
         rec.epochs.append((spec.name, epoch, frozenset(positions.tolist()), model.psp.tau))
+        if epoch == 0:
+            rec.stage_start[spec.name] = {k: v.clone() for k, v in model.state_dict().items()}
         rec.steps.append(Step(spec.name, epoch))
         return real_epoch(model, optimizer, data, positions, spec, tc_, si, epoch)
 
@@ -204,6 +208,11 @@ def test_fully_short_recipe(monkeypatch, tmp_path) -> None:
     assert all(s.clips[0][1] <= 0.1 + 1e-5 for s in rec.steps)
     assert {tau for *_, tau in rec.epochs} == {0.099}
     assert all(s.lambdas == (100.0, 0.01, 1.0, 0.005) for s in rec.steps)
+    # each stage starts from the best checkpoint of the stage before (Table 5 "Init")
+    for stage, prev in (("psa_s", "psp"), ("psa_v", "psa_s")):
+        best = load_checkpoint(tmp_path / f"best-{prev}.pt")[0].state_dict()
+        start = rec.stage_start[stage]
+        assert all(torch.equal(start[k], best[k]) for k in best), stage
 
 
 def test_weakly_recipe(monkeypatch, tmp_path) -> None:
@@ -273,6 +282,9 @@ def test_fully_total_is_eq_12_with_the_papers_constants() -> None:
     head = parts["event_bce"].item() + parts["category_ce"].item()
     total = head + 100.0 * avpsp + 0.01 * spsa + 1.0 * vpsa
     assert parts["total"].item() == pytest.approx(total, rel=1e-9)
+    # the config's eta is the one used
+    other = compute_losses(out, labels, category, config.replace(eta=0.3), ("head", "spsa"))
+    assert other["spsa"].item() == pytest.approx(_naive_spsa(out.fusion, event, 0.3), rel=1e-9)
 
 
 def test_weakly_total_is_eq_14_with_the_papers_constants() -> None:
