@@ -33,6 +33,19 @@ def _table(title: str, **kwargs: Any) -> Table:
     return Table(title=literal(title), title_justify="left", **kwargs)
 
 
+def _print_table(table: Table) -> None:
+    """Print a table without ever cutting a value: to a file or pipe at its natural width (a
+    clip id or label is never replaced by an ellipsis), in a terminal folded into its columns."""
+    for column in table.columns:
+        column.overflow = "fold"
+    if _out.is_terminal:
+        _out.print(table)
+        return
+    wide = _out.options.update_width(1_000_000)
+    width = max(_out.width, _out.measure(table, options=wide).maximum)
+    Console(width=width, soft_wrap=True, markup=False, emoji=False, highlight=False).print(table)
+
+
 def to_jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -57,7 +70,7 @@ def kv(title: str, pairs: Mapping[str, Any]) -> None:
     table.add_column()
     for key, value in pairs.items():
         table.add_row(literal(key), literal(value))
-    _out.print(table)
+    _print_table(table)
 
 
 def counts(title: str, data: Mapping[str, int], key_name: str = "") -> None:
@@ -66,7 +79,7 @@ def counts(title: str, data: Mapping[str, int], key_name: str = "") -> None:
     table.add_column(literal("count"), justify="right")
     for key, n in sorted(data.items(), key=lambda kv: (-kv[1], kv[0])):
         table.add_row(literal(key), literal(n))
-    _out.print(table)
+    _print_table(table)
 
 
 def rows(title: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
@@ -75,7 +88,7 @@ def rows(title: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> N
         table.add_column(literal(col))
     for row in data:
         table.add_row(*[literal(v) for v in row])
-    _out.print(table)
+    _print_table(table)
 
 
 def line(text: str, style: str | None = None) -> None:
