@@ -46,7 +46,7 @@ def test_every_row_survives_the_upgrade_and_the_checks_hold(store_at_0001: Engin
     engine = store_at_0001
     before = _dump(engine)
     assert {k: len(v) for k, v in before.items()} == store_0001.counts()
-    report = upgrade(engine)
+    report = upgrade(engine, "0002")
     assert (report.before, report.after) == ("0001", "0002")
     assert _dump(engine) == before
     with pytest.raises(IntegrityError), engine.begin() as conn:
@@ -59,7 +59,7 @@ def test_every_row_survives_the_upgrade_and_the_checks_hold(store_at_0001: Engin
 
 def test_downgrade_drops_the_checks_and_keeps_the_rows(store_at_0001: Engine):
     engine = store_at_0001
-    upgrade(engine)
+    upgrade(engine, "0002")
     with engine.begin() as conn:
         conn.execute(text("UPDATE clip SET status = 'failed_retryable' WHERE id = 10"))
     before = _dump(engine)
@@ -88,3 +88,36 @@ def test_values_outside_the_vocabulary_refuse_the_upgrade_and_change_nothing(
     assert _dump(engine) == before
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(table("clip"))) == 6
+
+
+def _dump_columns(engine: Engine, columns: dict[str, list[str]]) -> dict[str, list[tuple]]:
+    out = {}
+    with engine.connect() as conn:
+        for name, cols in columns.items():
+            query = select(*[text(f'"{c}"') for c in cols]).select_from(table(name))
+            out[name] = sorted(tuple(str(v) for v in r) for r in conn.execute(query).all())
+    return out
+
+
+def test_revision_0003_on_a_0002_store_keeps_every_row(store_at_0001: Engine):
+    """0003 (list_event.split) on a store at its previous revision 0002, with rows in every
+    table: every row and value survives, the new column is empty, and downgrade keeps the rows."""
+    engine = store_at_0001
+    upgrade(engine, "0002")
+    with engine.connect() as conn:
+        columns = {
+            name: list(conn.execute(select(text("*")).select_from(table(name))).keys())
+            for name in store_0001.counts()
+        }
+    before = _dump_columns(engine, columns)
+    assert before["list_event"], "the fixture must have list events for this test to mean much"
+    report = upgrade(engine)
+    assert (report.before, report.after) == ("0002", "0003")
+    assert _dump_columns(engine, columns) == before
+    with engine.connect() as conn:
+        splits = conn.execute(text("SELECT split FROM list_event")).scalars().all()
+    assert splits and all(s is None for s in splits)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE list_event SET split = 'test'"))
+    assert downgrade(engine, "0002").after == "0002"
+    assert _dump_columns(engine, columns) == before
