@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -36,3 +37,12 @@ def make_source(
     cmd += ["-movflags", "+faststart", str(path)]
     subprocess.run(cmd, check=True)
     return path
+
+
+def serve_copies(root: Path, ytids: list[str], duration_s: float = 20) -> Path:
+    """One generated source under ``root``, copied to ``<ytid>.mp4`` for every id (encoding
+    once keeps module set-up short); returns ``root``."""
+    first = make_source(root / f"{ytids[0]}.mp4", duration_s)
+    for ytid in ytids[1:]:
+        shutil.copy(first, root / f"{ytid}.mp4")
+    return root

@@ -8,7 +8,6 @@ The tmpfs tests mount a file system, so they need root (skipped otherwise).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,17 +25,14 @@ from avel_annotate.media.children import child_pids
 from avel_annotate.media.http_server import RangeServer
 from avel_annotate.services.clips import import_clip_list, list_clips
 from avel_annotate.services.fetch import FetchOptions, fetch_clips
-from tests.helpers.media import make_source
+from tests.helpers.media import serve_copies
 
 IDS = [f"envclip{i:04d}" for i in range(4)]
 
 
 @pytest.fixture(scope="module")
 def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("served")
-    first = make_source(root / f"{IDS[0]}.mp4", 20)
-    for ytid in IDS[1:]:
-        shutil.copy(first, root / f"{ytid}.mp4")
+    root = serve_copies(tmp_path_factory.mktemp("served"), IDS)
     return root
 
 

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from avel_annotate.services.fetch import FetchOptions, fetch_clips
 from avel_annotate.services.store import open_store
 from avel_annotate.store import fetch_queue as fq
 from avel_annotate.store.engine import session_scope
-from tests.helpers.media import make_source
+from tests.helpers.media import serve_copies
 
 IDS = [f"faultclip{i:02d}" for i in range(5)]
 
@@ -55,10 +54,7 @@ STORYBOARD_MPD = """<?xml version="1.0" encoding="UTF-8"?>
 
 @pytest.fixture(scope="module")
 def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("served")
-    first = make_source(root / f"{IDS[0]}.mp4", 20)
-    for ytid in IDS[1:]:
-        shutil.copy(first, root / f"{ytid}.mp4")
+    root = serve_copies(tmp_path_factory.mktemp("served"), IDS)
     for ytid in IDS:
         (root / f"{ytid}.mpd").write_text(STORYBOARD_MPD)
     return root

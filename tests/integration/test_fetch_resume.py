@@ -7,7 +7,6 @@ ffmpeg from a local Range server that is throttled so the runs last long enough 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from avel_annotate.config import Settings, load_settings
 from avel_annotate.media.http_server import RangeServer
 from avel_annotate.services.clips import import_clip_list, list_clips
 from avel_annotate.services.fetch import fetch_status
-from tests.helpers.media import make_source
+from tests.helpers.media import serve_copies
 
 IDS = [f"resume{i:05d}" for i in range(5)] + ["-resume0005"]
 RATE_BPS = 700_000  # about 1.5 s per clip section
@@ -29,10 +28,7 @@ RATE_BPS = 700_000  # about 1.5 s per clip section
 
 @pytest.fixture(scope="module")
 def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("served")
-    first = make_source(root / f"{IDS[0]}.mp4", 20)
-    for ytid in IDS[1:]:
-        shutil.copy(first, root / f"{ytid}.mp4")
+    root = serve_copies(tmp_path_factory.mktemp("served"), IDS)
     return root
 
 
