@@ -6,10 +6,13 @@ count: not cancelled (skipped) and not deleted.
 
 1. An adjudication that accepted a usable annotation decides: that annotation's labels,
    provenance ``adjudication`` (the latest decision wins).
-2. After a ``third_pass`` decision, a later annotation (after the re-check) that equals the
-   first pass or the re-check exactly (ten labels and category) decides: provenance
-   ``adjudication`` with the two agreeing annotation ids. A third opinion that matches neither
-   leaves the clip open.
+2. After a ``third_pass`` decision, a later annotation (after the re-check) by a third
+   annotator (neither of the first two) that equals the first pass or the re-check exactly (ten
+   labels and category) decides: provenance ``adjudication`` with the two agreeing annotation
+   ids. A third opinion that matches neither leaves the clip open. When the first pass and the
+   re-check agree after all (the decision was taken on a pair that is gone: a self re-check
+   deleted, a real re-check pulled later), rule 4 decides: an agreeing pair is never left
+   without curated labels.
 3. Not drawn: the first-pass annotation (round 1) alone, provenance ``first_pass``.
 4. Drawn: the first pass and the re-check, the first later annotation by a different annotator
    (a second annotation by the first-pass annotator does not count; the clip waits for
@@ -91,7 +94,12 @@ def curate(
         if latest.decision == "third_pass" and first is not None and recheck is not None:
             after = (recheck.round, recheck.id)
             thirds = sorted(
-                (a for a in by_id.values() if (a.round, a.id) > after and a.id != first.id),
+                (
+                    a
+                    for a in by_id.values()
+                    if (a.round, a.id) > after
+                    and a.annotator not in (first.annotator, recheck.annotator)
+                ),
                 key=lambda a: (a.round, a.id),
             )
             for third in thirds:
@@ -99,7 +107,10 @@ def curate(
                     if third.same_labels(earlier):
                         ids = tuple(sorted((earlier.id, third.id)))
                         return Curated(third.segments, third.category_id, "adjudication", ids)
-            return None
+            if not first.same_labels(recheck):
+                return None
+            # the pair the decision was about is gone (a self re-check deleted, a re-check
+            # arrived later): the first pass and the re-check now agree, rule 4 decides
     if first is None:
         return None
     if not drawn:

@@ -30,6 +30,7 @@ from avel_annotate.domain.ls_results import (
 )
 from avel_annotate.errors import ConfigError, LabelStudioError, NotFoundError
 from avel_annotate.labelstudio.client import LsClient, schema_problem
+from avel_annotate.services import recheck
 from avel_annotate.services.curation import CurationChanges, recompute_curated
 from avel_annotate.services.labelstudio import STORAGE_TITLE, client_for, label_config
 from avel_annotate.services.ls_projects import (
@@ -232,6 +233,8 @@ class PullReport:
     cancelled: int
     unknown_tasks: int
     curated: CurationChanges
+    recheck_ls_project_id: int | None = None  # the re-check project pulled too, if any
+    placeholders: int = 0  # re-check placeholders seen (never stored)
 
 
 def _time(value: Any) -> datetime | None:
@@ -257,6 +260,8 @@ _TRACKED = ("segments", "category_id", "was_cancelled", "round", "ground_truth",
 
 
 def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
+    """Pull the project and, when `qc sample` made one, its re-check project (whose
+    annotations are matched back to their clips by clip id and become round 2 and later)."""
     client = client_for(settings)
     engine = open_store(settings)
     try:
@@ -268,108 +273,147 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
             clips_dir = settings.clips_dir.resolve()
             clips_dir.mkdir(parents=True, exist_ok=True)
             proj.storage_id = client.ensure_local_storage(pid, str(clips_dir), STORAGE_TITLE)
+            targets = [(pk, pid, 0)]
+            rc = recheck.find_recheck_project(session, client, project)
+            if rc is not None:
+                rc.storage_id = client.ensure_local_storage(
+                    rc.ls_project_id, str(clips_dir), STORAGE_TITLE
+                )
+                targets.append((rc.id, rc.ls_project_id, 1))
         users = client.users()
-        exported = client.export_tasks(pid)
+        exports = [(t_pk, base, client.export_tasks(t_pid)) for t_pk, t_pid, base in targets]
         with session_scope(engine) as session:
-            tasks = q.tasks_of(session, pk)
             cats = category_ids(session)
-            existing = {a.ls_annotation_id: a for a in q.annotations_of_project(session, pk)}
-            seen: set[int] = set()
-            new_rows: list[dict[str, Any]] = []
-            revisions: list[dict[str, Any]] = []
-            affected: set[int] = set()
-            n_ann = updated = cancelled = unknown = 0
             now = utcnow()
-            for task in exported:
-                known = tasks.get(int(task.get("id", -1)))
-                if known is None:
-                    unknown += 1
-                    continue
-                task_pk, clip_pk = known
-                anns = sorted(
-                    task.get("annotations") or [],
-                    key=lambda a: (a.get("created_at") or "", a.get("id", 0)),
-                )
-                rounds = assign_rounds([(a.get("id"), bool(a.get("was_cancelled"))) for a in anns])
-                for ann, rnd in zip(anns, rounds, strict=True):
-                    n_ann += 1
-                    labels = _checked_labels(ann, task, cats.keys())
-                    seen.add(ann["id"])
-                    uid = _user_id(ann["completed_by"])
-                    values = {
-                        "segments": labels.segments,
-                        "category_id": cats[labels.category] if labels.category else None,
-                        "was_cancelled": bool(ann["was_cancelled"]),
-                        "round": rnd,
-                        "ground_truth": bool(ann.get("ground_truth")),
-                        "ls_updated_at": _time(ann.get("updated_at")),
-                    }
-                    cancelled += int(bool(ann["was_cancelled"]))
-                    old = existing.get(ann["id"])
-                    if old is None:
-                        new_rows.append(
-                            {
-                                **values,
-                                "task_id": task_pk,
-                                "clip_id": clip_pk,
-                                "ls_annotation_id": ann["id"],
-                                "annotator": users.get(uid, f"user:{uid}") if uid else "unknown",
-                                "annotator_ls_id": uid,
-                                "lead_time_s": ann.get("lead_time"),
-                                "ls_created_at": _time(ann.get("created_at")),
-                                "pulled_at": now,
-                            }
-                        )
-                        affected.add(clip_pk)
-                    elif old.deleted_at is not None or any(
-                        getattr(old, k) != v for k, v in values.items()
-                    ):
-                        for k, v in values.items():
-                            setattr(old, k, v)
-                        old.lead_time_s = ann.get("lead_time")
-                        old.deleted_at = None
-                        old.pulled_at = now
-                        revisions.append(_revision(old, "updated", now))
-                        updated += 1
-                        affected.add(clip_pk)
-            deleted = 0
-            for ls_id, old in existing.items():
-                if ls_id not in seen and old.deleted_at is None:
-                    old.deleted_at = now
-                    revisions.append(_revision(old, "deleted", now))
-                    deleted += 1
-                    affected.add(old.clip_id)
-            ids = q.insert_annotations(session, new_rows)
-            for pk, row in zip(ids, new_rows, strict=True):
-                revisions.append(
-                    {
-                        "annotation_id": pk,
-                        "change": "created",
-                        "segments": row["segments"],
-                        "category_id": row["category_id"],
-                        "was_cancelled": row["was_cancelled"],
-                        "ls_updated_at": row["ls_updated_at"],
-                        "recorded_at": now,
-                    }
-                )
-            session.flush()
-            q.insert_revisions(session, revisions)
-            changes = recompute_curated(session, affected)
+            c = _PullCounts()
+            for t_pk, base, exported in exports:
+                _pull_project(session, t_pk, base, exported, users, cats, now, c)
+            changes = recompute_curated(session, c.affected)
         return PullReport(
             url=client.url,
             project=project,
             ls_project_id=pid,
-            tasks_seen=len(exported),
-            annotations_seen=n_ann,
-            new=len(new_rows),
-            updated=updated,
-            deleted=deleted,
-            cancelled=cancelled,
-            unknown_tasks=unknown,
+            tasks_seen=sum(len(e) for _p, _b, e in exports),
+            annotations_seen=c.n_ann,
+            new=c.new,
+            updated=c.updated,
+            deleted=c.deleted,
+            cancelled=c.cancelled,
+            unknown_tasks=c.unknown,
             curated=changes,
+            recheck_ls_project_id=targets[1][1] if len(targets) > 1 else None,
+            placeholders=c.placeholders,
         )
     finally:
         engine.dispose()
+
+
+@dataclass
+class _PullCounts:
+    n_ann: int = 0
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    cancelled: int = 0
+    unknown: int = 0
+    placeholders: int = 0
+    affected: set[int] = field(default_factory=set)
+
+
+def _pull_project(
+    session: Any,
+    pk: int,
+    round_base: int,
+    exported: list[dict[str, Any]],
+    users: dict[int, str],
+    cats: dict[str, int],
+    now: datetime,
+    c: _PullCounts,
+) -> None:
+    """Store one project's exported annotations (rounds start at ``1 + round_base``)."""
+    tasks = q.tasks_of(session, pk)
+    existing = {a.ls_annotation_id: a for a in q.annotations_of_project(session, pk)}
+    seen: set[int] = set()
+    new_rows: list[dict[str, Any]] = []
+    revisions: list[dict[str, Any]] = []
+    affected = c.affected
+    for task in exported:
+        known = tasks.get(int(task.get("id", -1)))
+        if known is None:
+            c.unknown += 1
+            continue
+        task_pk, clip_pk = known
+        anns = sorted(
+            task.get("annotations") or [],
+            key=lambda a: (a.get("created_at") or "", a.get("id", 0)),
+        )
+        kept = [
+            a for a in anns if not recheck.placeholder(task, a, _user_id(a.get("completed_by")))
+        ]
+        c.placeholders += len(anns) - len(kept)
+        anns = kept
+        rounds = assign_rounds([(a.get("id"), bool(a.get("was_cancelled"))) for a in anns])
+        for ann, rnd in zip(anns, rounds, strict=True):
+            c.n_ann += 1
+            labels = _checked_labels(ann, task, cats.keys())
+            seen.add(ann["id"])
+            uid = _user_id(ann["completed_by"])
+            values = {
+                "segments": labels.segments,
+                "category_id": cats[labels.category] if labels.category else None,
+                "was_cancelled": bool(ann["was_cancelled"]),
+                "round": rnd + round_base,
+                "ground_truth": bool(ann.get("ground_truth")),
+                "ls_updated_at": _time(ann.get("updated_at")),
+            }
+            c.cancelled += int(bool(ann["was_cancelled"]))
+            old = existing.get(ann["id"])
+            if old is None:
+                new_rows.append(
+                    {
+                        **values,
+                        "task_id": task_pk,
+                        "clip_id": clip_pk,
+                        "ls_annotation_id": ann["id"],
+                        "annotator": users.get(uid, f"user:{uid}") if uid else "unknown",
+                        "annotator_ls_id": uid,
+                        "lead_time_s": ann.get("lead_time"),
+                        "ls_created_at": _time(ann.get("created_at")),
+                        "pulled_at": now,
+                    }
+                )
+                affected.add(clip_pk)
+            elif old.deleted_at is not None or any(getattr(old, k) != v for k, v in values.items()):
+                for k, v in values.items():
+                    setattr(old, k, v)
+                old.lead_time_s = ann.get("lead_time")
+                old.deleted_at = None
+                old.pulled_at = now
+                revisions.append(_revision(old, "updated", now))
+                c.updated += 1
+                affected.add(clip_pk)
+    for ls_id, old in existing.items():
+        if ls_id not in seen and old.deleted_at is None:
+            old.deleted_at = now
+            revisions.append(_revision(old, "deleted", now))
+            c.deleted += 1
+            affected.add(old.clip_id)
+    ids = q.insert_annotations(session, new_rows)
+    for ann_pk, row in zip(ids, new_rows, strict=True):
+        revisions.append(
+            {
+                "annotation_id": ann_pk,
+                "change": "created",
+                "segments": row["segments"],
+                "category_id": row["category_id"],
+                "was_cancelled": row["was_cancelled"],
+                "ls_updated_at": row["ls_updated_at"],
+                "recorded_at": now,
+            }
+        )
+    c.new += len(new_rows)
+    session.flush()
+    q.insert_revisions(session, revisions)
 
 
 MALFORMED_HINT = (

@@ -71,6 +71,28 @@ def ann(id_, round_, who, segs=A, cat=1, cancelled=False, deleted=False):
             [AdjudicationView(1, "third_pass")],
             None,
         ),
+        # issue 10: a self re-check sent to a third pass (before the guard), the third
+        # annotator agrees with the first pass: that pair agrees, the clip is curated (it got
+        # nothing, and was listed as neither open nor curated)
+        (
+            [ann(1, 1, "ann"), ann(2, 2, "ann"), ann(3, 3, "cid")],
+            True,
+            [AdjudicationView(1, "third_pass")],
+            (A, 1, "agreement", (1, 3)),
+        ),
+        # a third "opinion" by one of the first two annotators does not decide
+        (
+            [ann(1, 1, "ann"), ann(2, 2, "bob", B), ann(3, 3, "ann", B)],
+            True,
+            [AdjudicationView(1, "third_pass")],
+            None,
+        ),
+        (
+            [ann(1, 1, "ann"), ann(2, 2, "bob", B), ann(3, 3, "bob", A)],
+            True,
+            [AdjudicationView(1, "third_pass")],
+            None,
+        ),
         # the latest decision wins
         (
             [ann(1, 1, "ann"), ann(2, 2, "bob", B), ann(3, 3, "cid", "0" * 10)],
