@@ -70,6 +70,7 @@ def pull(ctx: typer.Context, project: str = PROJECT, json_out: bool = JSON) -> N
             "annotations": report.annotations_seen,
             "new / updated / deleted": f"{report.new} / {report.updated} / {report.deleted}",
             "skipped by annotators": report.cancelled,
+            "re-check project": report.recheck_ls_project_id or "-",
             "curated added / changed / removed": f"{report.curated.added} / "
             f"{report.curated.changed} / {report.curated.removed}",
         },
@@ -84,7 +85,8 @@ def sample(
     seed: int = typer.Option(0, "--seed", help="Same seed and tasks, same draw."),
     json_out: bool = JSON,
 ) -> None:
-    """Draw the re-check set and send it back to the queue for a second annotator."""
+    """Draw the re-check set and send it to the re-check project (no predictions, no first
+    pass, never served to its first annotator)."""
     settings: Settings = ctx.obj
     report = qc.qc_sample(settings, project=project, fraction=fraction, seed=seed)
     if settings.json or json_out:
@@ -92,7 +94,13 @@ def sample(
         return
     kv(
         f"draw {report.draw_run} (fraction {report.fraction}, seed {report.seed})",
-        {"new labelled tasks": report.candidates, "drawn for re-check": report.drawn},
+        {
+            "new labelled tasks": report.candidates,
+            "drawn for re-check": report.drawn,
+            "re-check project": f"{report.recheck_project} "
+            f"(Label Studio project {report.recheck_ls_project_id})",
+            "re-check tasks created": report.recheck_tasks_created,
+        },
     )
     counts("drawn by category", report.drawn_by_category, "category")
 
@@ -119,6 +127,8 @@ def report(ctx: typer.Context, json_out: bool = JSON) -> None:
         emit_json(r)
         return
     _say(f"drawn {r.drawn}, re-checked {r.rechecked}, waiting {r.pending}")
+    if r.pending_next_step:
+        _say(f"  next: {r.pending_next_step}")
     groups = {"all": r.overall, **{f"annotator {k}": v for k, v in r.per_annotator.items()}}
     groups |= {f"category {k}": v for k, v in r.per_category.items()}
     groups |= {f"model {k} vs curated": v for k, v in r.model_vs_human.items()}

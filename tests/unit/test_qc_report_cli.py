@@ -14,6 +14,7 @@ from avel_annotate.domain import agreement as ag
 from avel_annotate.services import qc
 
 CLIP = "-_aB3dEfGh1_000120"
+WAITING = "2 drawn clip(s) wait for their re-check: annotators other than the first ..."
 
 
 def _report() -> qc.QcReport:
@@ -34,7 +35,7 @@ def _report() -> qc.QcReport:
         ["5-6s"],
         qc._next_step("open", CLIP, 12, 19),
     )
-    return qc.QcReport(1, 1, 0, figs, {}, {}, {}, [pair], [])
+    return qc.QcReport(1, 1, 0, figs, {}, {}, {}, [pair], [], pending_next_step=WAITING)
 
 
 @pytest.mark.parametrize("columns", ["40", "200"])
@@ -48,6 +49,7 @@ def test_report_is_whole_at_any_width(
     assert f"- clip {CLIP} (task 7): open" in out.splitlines()
     assert "  seconds differing: 5-6s" in out.splitlines()
     assert "annotation 12 by [bold]ann@lab.example" in out  # literal, not markup
+    assert f"  next: {WAITING}" in out.splitlines()  # the waiting clips have a next step too
     assert f"  next: avel annotate adjudicate {CLIP} --accept 12 | --accept 19 | --third-pass" in (
         out.splitlines()
     )

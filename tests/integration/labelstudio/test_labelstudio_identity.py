@@ -110,19 +110,27 @@ def test_store_is_unchanged_whatever_port_and_host_name(moving: Moving, settings
 
     s = moving.move()  # 127.0.0.1, new port
     sample = qc.qc_sample(s, fraction=0.5, seed=3)
-    assert sample.drawn == 3
+    assert sample.drawn == 3 and sample.recheck_tasks_created == 3
     drawn = [c for c in ids if _drawn(s, c)]
+    client = LsClient(s.ls_url, TOKEN)
+    assert sample.recheck_ls_project_id is not None
+    rechecks = {c: t for t, c in client.task_clip_ids(sample.recheck_ls_project_id)}
+    assert sorted(rechecks) == sorted(drawn)
     for clip in drawn:
-        client = LsClient(s.ls_url, TOKEN)
         client.create_annotation(
-            tasks[clip], labels_to_result("0111000000", "dog"), completed_by=bob
+            rechecks[clip], labels_to_result("0111000000", "dog"), completed_by=bob
         )
+
+    s = moving.move()  # the re-check project too is found by its key, not re-created
+    assert qc.qc_sample(s, fraction=0.5, seed=3).recheck_tasks_created == 0
 
     s = moving.move()
     pulled = annotate.pull(s)
     assert (pulled.new, pulled.updated, pulled.deleted) == (3, 0, 0)
     settled = _store(s)
-    assert settled["annotations"] == 9 and settled["live"] == 9 and settled["tasks"] == 6
+    # 6 first-pass tasks and 3 re-check tasks; the re-check placeholders are never stored
+    assert settled["annotations"] == 9 and settled["live"] == 9 and settled["tasks"] == 9
+    assert settled["projects"] == 2
     assert sum(p == "agreement" for _c, _s, p in settled["curated"]) == 3  # type: ignore[union-attr]
 
     # and again, twice more under other names: nothing is created, stored twice or re-queued
@@ -131,16 +139,20 @@ def test_store_is_unchanged_whatever_port_and_host_name(moving: Moving, settings
         again = annotate.pull(s)
         assert (again.new, again.updated, again.deleted) == (0, 0, 0)
         assert annotate.push(s).created == 0
-        assert qc.qc_sample(s, fraction=0.5, seed=3).drawn == 0
+        again_sample = qc.qc_sample(s, fraction=0.5, seed=3)
+        assert (again_sample.drawn, again_sample.recheck_tasks_created) == (0, 0)
         assert _store(s) == {**settled, "draws": settled["draws"]}
     client = LsClient(s.ls_url, TOKEN)
-    keyed = [p for p, _t, d in client.projects() if key_in(d)]
-    assert keyed == [pushed.ls_project_id]
+    keyed = sorted(p for p, _t, d in client.projects() if key_in(d))
+    assert keyed == sorted([pushed.ls_project_id, sample.recheck_ls_project_id])
     assert sorted(c for _t, c in client.task_clip_ids(pushed.ls_project_id)) == sorted(ids)
-    exported = client.export_tasks(pushed.ls_project_id)
-    key = key_in(dict((p, d) for p, _t, d in client.projects())[pushed.ls_project_id])
-    assert {t["data"]["avel_project"] for t in exported} == {key}
-    assert {t["meta"]["avel_project"] for t in exported} == {key}
+    rpid = sample.recheck_ls_project_id
+    assert sorted(c for _t, c in client.task_clip_ids(rpid)) == sorted(drawn)
+    for project_id in (pushed.ls_project_id, rpid):
+        exported = client.export_tasks(project_id)
+        key = key_in(dict((p, d) for p, _t, d in client.projects())[project_id])
+        assert {t["data"]["avel_project"] for t in exported} == {key}
+        assert {t["meta"]["avel_project"] for t in exported} == {key}
 
 
 def _drawn(settings: Settings, clip_id: str) -> bool:

@@ -117,16 +117,29 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
             )
         )
         assert len(drawn) == 6
-        assert len(set(s.scalars(select(LsTask.id)))) == 10
+        assert len(set(s.scalars(select(LsTask.id)))) == 16  # 10 first-pass, 6 re-check tasks
     engine.dispose()
+    # the first-pass tasks stay as they were; the drawn clips got tasks of their own in the
+    # re-check project, without the model's predictions and without the first pass
     for clip in drawn:
         task = client._sdk.tasks.get(str(tasks[clip]["id"]))
-        assert task.overlap == 2 and task.is_labeled is False
+        assert task.overlap == 1 and task.is_labeled is True
+    rpid = sample.recheck_ls_project_id
+    assert rpid is not None and rpid != pid
+    rechecks = _tasks_by_clip(client, rpid)
+    assert sorted(rechecks) == drawn
+    for clip in drawn:
+        task = client._sdk.tasks.get(str(rechecks[clip]["id"]))
+        assert task.overlap == 1 and task.is_labeled is False
+        assert rechecks[clip]["total_predictions"] == 0
+        assert [a["completed_by"] for a in rechecks[clip]["annotations"]] == [admin]
+        assert all(a["was_cancelled"] for a in rechecks[clip]["annotations"])
 
     # re-check by bob: four agree, one differs in one second, one in the category;
-    # on drawn[0] the admin first re-checks their own work (flagged, not counted)
+    # on drawn[0] the admin first re-checks their own work (flagged, not counted): the stream
+    # never serves it to them, but the API (or the data manager) lets them open it
     client.create_annotation(
-        tasks[drawn[0]]["id"],
+        rechecks[drawn[0]]["id"],
         labels_to_result(FIRST, _category(ls_settings, drawn[0])),
         completed_by=admin,
     )
@@ -139,10 +152,10 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
         if i == 5:
             bcat = "dog" if cat == "cat" else "cat"
         answers[clip] = client.create_annotation(
-            tasks[clip]["id"], labels_to_result(segs, bcat), completed_by=bob
+            rechecks[clip]["id"], labels_to_result(segs, bcat), completed_by=bob
         )
     pulled = annotate.pull(ls_settings)
-    assert pulled.new == 7
+    assert pulled.new == 7 and pulled.placeholders == 6  # the placeholders are never stored
 
     report = qc.qc_report(ls_settings)
     assert report.drawn == 6 and report.rechecked == 6 and report.pending == 0
@@ -165,11 +178,13 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
     acc = qc.adjudicate(ls_settings, drawn[4], accept=answers[drawn[4]], by="lead")
     assert acc.curated.added == 1
     qc.adjudicate(ls_settings, drawn[5], third_pass=True, by="lead")
-    assert client._sdk.tasks.get(str(tasks[drawn[5]]["id"])).overlap == 3
-    gt = [a for a in _tasks_by_clip(client, pid)[drawn[4]]["annotations"] if a["ground_truth"]]
+    third = client._sdk.tasks.get(str(rechecks[drawn[5]]["id"]))  # in the re-check project
+    assert third.overlap == 2 and third.is_labeled is False
+    assert client._sdk.tasks.get(str(tasks[drawn[5]]["id"])).overlap == 1
+    gt = [a for a in _tasks_by_clip(client, rpid)[drawn[4]]["annotations"] if a["ground_truth"]]
     assert [a["id"] for a in gt] == [answers[drawn[4]]]
     client.create_annotation(
-        tasks[drawn[5]]["id"],
+        rechecks[drawn[5]]["id"],
         labels_to_result(FIRST, _category(ls_settings, drawn[5])),
         completed_by=cid,
     )
@@ -188,4 +203,5 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
     with session_scope(engine) as s:
         rounds = sorted(s.scalars(select(Annotation.round)))
     engine.dispose()
-    assert rounds.count(1) == 10 and rounds.count(3) == 2  # cid's third pass, bob after admin
+    # cid's third pass, bob after admin; the re-check project's annotations are round 2 on
+    assert rounds.count(1) == 10 and rounds.count(3) == 2 and rounds.count(2) == 6
