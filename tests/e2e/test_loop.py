@@ -106,15 +106,18 @@ def test_fetch_label_recheck_curate_train_predict_export(
     drawn = _json(capsys, s, "annotate", "qc", "sample", "--fraction", "0.6", "--seed", "1")
     assert drawn["drawn"] == 6
     tasks = _tasks(client, project)
-    requeued = [c for c, t in tasks.items() if not client._sdk.tasks.get(str(t["id"])).is_labeled]
-    assert len(requeued) == 6  # back in the queue for a second annotator
+    assert all(client._sdk.tasks.get(str(t["id"])).is_labeled for t in tasks.values())
+    rechecks = _tasks(client, drawn["recheck_ls_project_id"])  # the separate re-check project
+    requeued = sorted(rechecks)
+    assert len(requeued) == 6 and drawn["recheck_tasks_created"] == 6
+    assert all(t["total_predictions"] == 0 for t in rechecks.values())
     planted = requeued[0]  # bob flips one second of this clip
     for clip_id in requeued:
         segments, category = truth[clip_id]
         if clip_id == planted:
             segments = ("0" if segments[0] == "1" else "1") + segments[1:]
         client.create_annotation(
-            tasks[clip_id]["id"], labels_to_result(segments, category), completed_by=bob
+            rechecks[clip_id]["id"], labels_to_result(segments, category), completed_by=bob
         )
     _json(capsys, s, "annotate", "pull")
     report = _json(capsys, s, "annotate", "qc", "report")
