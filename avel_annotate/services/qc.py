@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -18,11 +19,13 @@ from sqlalchemy.orm import Session
 from avel_annotate.config import Settings
 from avel_annotate.domain import agreement as ag
 from avel_annotate.domain.curation import AnnotationView, recheck_pair
+from avel_annotate.domain.gold import DEFAULT_GOLD_THRESHOLD, DEFAULT_MIN_ANSWERS
 from avel_annotate.domain.labelconfig import SEGMENT_VALUES
 from avel_annotate.domain.qc_draw import draw_recheck
 from avel_annotate.errors import ConfigError, NotFoundError
 from avel_annotate.services.annotate import DEFAULT_PROJECT
 from avel_annotate.services.curation import CurationChanges, recompute_curated, views_by_clip
+from avel_annotate.services.gold import GoldReport, gold_report
 from avel_annotate.services.labelstudio import client_for
 from avel_annotate.services.ls_projects import require_project
 from avel_annotate.services.store import open_store, store_session
@@ -46,9 +49,17 @@ class SampleReport:
 
 
 def qc_sample(
-    settings: Settings, *, project: str = DEFAULT_PROJECT, fraction: float = 0.6, seed: int = 0
+    settings: Settings,
+    *,
+    project: str = DEFAULT_PROJECT,
+    fraction: float = 0.6,
+    seed: int = 0,
+    annotators: Sequence[str] = (),
 ) -> SampleReport:
-    """Draw ``fraction`` of the labelled, never-considered tasks and re-queue them."""
+    """Draw ``fraction`` of the labelled, never-considered tasks and re-queue them.
+
+    ``annotators``: only tasks whose first pass is by one of them (e.g. one flagged on gold,
+    with ``fraction=1``: all their other labels go to the re-check)."""
     if not 0.0 < fraction <= 1.0:
         raise ConfigError(f"--fraction {fraction} is not in (0, 1]", "use e.g. 0.6")
     client = client_for(settings)
@@ -61,11 +72,21 @@ def qc_sample(
             }
             considered = q.considered_task_pks(session)
             first_category: dict[int, str] = {}
+            first_by: dict[int, str] = {}
             for row in q.annotation_rows(session, {c for _, c in tasks.values()}):
                 usable = not row.was_cancelled and not row.deleted
                 if usable and row.task_pk in tasks and row.task_pk not in first_category:
                     first_category[row.task_pk] = row.category or "-"
+                    first_by[row.task_pk] = row.annotator
             candidates = [(t, c) for t, c in first_category.items() if t not in considered]
+            if annotators:
+                absent = sorted(set(annotators) - set(first_by.values()))
+                if absent:
+                    raise NotFoundError(
+                        f"annotator {absent[0]!r} has no first pass in project {project!r}",
+                        "use a name as `avel annotate qc report` prints it",
+                    )
+                candidates = [(t, c) for t, c in candidates if first_by[t] in set(annotators)]
             run = q.next_draw_run(session)
         drawn = set(draw_recheck(candidates, fraction, seed))
         for task_pk in sorted(drawn):
@@ -139,9 +160,15 @@ class QcReport:
     model_vs_human: dict[str, ag.Figures]
     disagreements: list[RecheckPair]
     same_annotator: list[str] = field(default_factory=list)  # flagged, not counted
+    gold: GoldReport | None = None  # accuracy on gold clips, acceptance of predictions
 
 
-def qc_report(settings: Settings) -> QcReport:
+def qc_report(
+    settings: Settings,
+    *,
+    gold_threshold: float = DEFAULT_GOLD_THRESHOLD,
+    gold_min_answers: int = DEFAULT_MIN_ANSWERS,
+) -> QcReport:
     with store_session(settings) as session:
         drawn_tasks = q.drawn_task_pks(session)
         rows = q.annotation_rows(session, q.drawn_clip_pks(session))
@@ -237,6 +264,7 @@ def qc_report(settings: Settings) -> QcReport:
             model_vs_human=model_vs_human,
             disagreements=[p for p in pairs if p.status != "agreed"],
             same_annotator=flagged,
+            gold=gold_report(session, gold_threshold, gold_min_answers),
         )
 
 
