@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select
 
 from avel_annotate.cli.main import run
 from avel_annotate.config import Settings
+from avel_annotate.domain import gold as dg
 from avel_annotate.domain.ls_results import labels_to_result
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.services import annotate, gold, qc
@@ -77,8 +78,10 @@ def test_gold_check_flags_the_careless_annotator(
     ids = add_clips(ls_settings, 27, ["dog", "cat"])
     golds, ordinary = ids[:3], ids[3:]
     cats = {c: ("dog", "cat")[i % 2] for i, c in enumerate(ids)}
-    _model(ls_settings, wrong_on=set(golds[:2]))
-    predicted = {c: WRONG if c in golds[:2] else TRUTH for c in ids}
+    # wrong on two gold clips, and on two clips that cid will get (pushed in list order)
+    wrong_on = {*golds[:2], ordinary[2], ordinary[5]}
+    _model(ls_settings, wrong_on=wrong_on)
+    predicted = {c: WRONG if c in wrong_on else TRUTH for c in ids}
     expert = tmp_path / "expert.csv"
     expert.write_text(
         "clip_id,segments,category\n" + "".join(f"{c},{TRUTH},{cats[c]}\n" for c in golds)
@@ -188,6 +191,28 @@ def test_gold_check_flags_the_careless_annotator(
         task = client._sdk.tasks.get(str(task_id))
         assert task.overlap == 2 and task.is_labeled is False
 
+    # bob re-checks them: six agree with cid, two do not (cid kept a wrong prediction there);
+    # the lead accepts bob's. Acceptance on re-checked clips now has its truth.
+    rechecks = {}
+    for task in plain:
+        clip = task["data"]["clip_id"]
+        if task["id"] in drawn_tasks:
+            rechecks[clip] = client.create_annotation(
+                task["id"], labels_to_result(TRUTH, cats[clip]), completed_by=team["bob@avel.local"]
+            )
+    assert annotate.pull(ls_settings).new == 8
+    assert {d.clip_id for d in qc.qc_report(ls_settings).disagreements} == {
+        ordinary[2],
+        ordinary[5],
+    }
+    for clip in (ordinary[2], ordinary[5]):
+        qc.adjudicate(ls_settings, clip, accept=rechecks[clip], by="lead")
+    after = qc.qc_report(ls_settings)
+    assert after.gold is not None
+    cid_after = {a.annotator: a for a in after.gold.acceptance}["cid@avel.local"]
+    assert cid_after.on_rechecked == dg.TruthFigures(8, 6, 8, 2, 75.0, 100.0)
+    assert cid_after.on_gold == cid.on_gold
+
     # report.html as the manager reads it, in a real headless browser
     from selenium.webdriver.common.by import By
 
@@ -209,3 +234,19 @@ def test_gold_check_flags_the_careless_annotator(
     note = browser.find_element(By.XPATH, "//p[contains(., 'gold clip(s)')]").text
     assert "Flagged: cid@avel.local." in note and note.startswith("3 gold clip(s), 9 answer(s)")
     assert gold.list_gold(ls_settings)[0].task_copies == 3
+    accept_table = (
+        "//h2[starts-with(., 'Acceptance of pre-filled')]/following-sibling::table[1]//tr[td]"
+    )
+    accepted = {
+        r[0]: r
+        for r in (
+            [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+            for row in browser.find_elements(By.XPATH, accept_table)
+        )
+    }
+    assert accepted["cid@avel.local"][1:] == [
+        "11",
+        "100.0 (11/11)",
+        f"{round(100 * (3 - wrong_copies) / 3, 1)} / 100.0 / {wrong_copies} (of 3 tasks)",
+        "75.0 / 100.0 / 2 (of 8 tasks)",
+    ]
