@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from avel_annotate.cli import gold as gold_cmd
 from avel_annotate.cli.render import counts, emit_json, kv, line
 from avel_annotate.config import Settings
 from avel_annotate.services import annotate, qc
@@ -13,6 +14,7 @@ from avel_annotate.services import annotate, qc
 app = typer.Typer(help="Annotation in Label Studio: push tasks, pull labels, quality control.")
 qc_app = typer.Typer(help="The 60 % re-check: draw it, report agreement.")
 app.add_typer(qc_app, name="qc")
+app.add_typer(gold_cmd.app, name="gold")
 
 PROJECT = typer.Option(annotate.DEFAULT_PROJECT, "--project", help="Label Studio project title.")
 JSON = typer.Option(False, "--json", help="Print the report as JSON.")
@@ -31,13 +33,23 @@ def push(
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most N new tasks."),
     model: str | None = typer.Option(None, "--model", help="Attach this model's predictions."),
     order: str = typer.Option("list", "--order", help="list | uncertainty | random"),
-    seed: int = typer.Option(0, "--seed", help="Seed of --order random."),
+    seed: int = typer.Option(0, "--seed", help="Seed of --order random and the gold mix."),
+    gold_rate: float = typer.Option(
+        annotate.gold.dg.DEFAULT_GOLD_RATE, "--gold-rate", help="Gold copies per new task."
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Create tasks for fetched clips not pushed yet (safe to re-run after an interruption)."""
     settings: Settings = ctx.obj
     report = annotate.push(
-        settings, project=project, split=split, limit=limit, model=model, order=order, seed=seed
+        settings,
+        project=project,
+        split=split,
+        limit=limit,
+        model=model,
+        order=order,
+        seed=seed,
+        gold_rate=gold_rate,
     )
     if settings.json or json_out:
         emit_json(report)
@@ -51,6 +63,7 @@ def push(
             "already pushed": report.already_pushed,
             "left for a later push": report.remaining,
             "duplicate tasks on the server": len(report.duplicates_on_server),
+            "gold": f"{report.gold_copies} (unannounced)",
         },
     )
 
@@ -71,6 +84,7 @@ def pull(ctx: typer.Context, project: str = PROJECT, json_out: bool = JSON) -> N
             "new / updated / deleted": f"{report.new} / {report.updated} / {report.deleted}",
             "skipped by annotators": report.cancelled,
             "re-check project": report.recheck_ls_project_id or "-",
+            "new answers to gold": report.gold_answers,
             "curated added / changed / removed": f"{report.curated.added} / "
             f"{report.curated.changed} / {report.curated.removed}",
         },
@@ -83,12 +97,17 @@ def sample(
     project: str = PROJECT,
     fraction: float = typer.Option(0.6, "--fraction", help="Share of labelled tasks re-checked."),
     seed: int = typer.Option(0, "--seed", help="Same seed and tasks, same draw."),
+    annotator: list[str] = typer.Option(
+        [], "--annotator", help="Only tasks first labelled by this annotator (repeat)."
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Draw the re-check set and send it to the re-check project (no predictions, no first
     pass, never served to its first annotator)."""
     settings: Settings = ctx.obj
-    report = qc.qc_sample(settings, project=project, fraction=fraction, seed=seed)
+    report = qc.qc_sample(
+        settings, project=project, fraction=fraction, seed=seed, annotators=annotator
+    )
     if settings.json or json_out:
         emit_json(report)
         return
@@ -119,10 +138,20 @@ def _table(columns: list[str], data: list[tuple[object, ...]]) -> None:
 
 
 @qc_app.command("report")
-def report(ctx: typer.Context, json_out: bool = JSON) -> None:
-    """Agreement: per second (pooled kappa), category, per annotator/category, model vs human."""
+def report(
+    ctx: typer.Context,
+    gold_threshold: float = typer.Option(
+        qc.DEFAULT_GOLD_THRESHOLD, "--gold-threshold", help="Flag under this share right on gold."
+    ),
+    gold_min_answers: int = typer.Option(
+        qc.DEFAULT_MIN_ANSWERS, "--gold-min-answers", min=1, help="Fewer: too few to judge."
+    ),
+    json_out: bool = JSON,
+) -> None:
+    """Agreement: per second (pooled kappa), category, per annotator/category, model vs human;
+    accuracy on gold; acceptance of pre-filled predictions."""
     settings: Settings = ctx.obj
-    r = qc.qc_report(settings)
+    r = qc.qc_report(settings, gold_threshold=gold_threshold, gold_min_answers=gold_min_answers)
     if settings.json or json_out:
         emit_json(r)
         return
@@ -147,6 +176,7 @@ def report(ctx: typer.Context, json_out: bool = JSON) -> None:
         _say(f"  next: {d.next_step}")
     for flag in r.same_annotator:
         _say(f"flagged (not counted): {flag}")
+    gold_cmd.print_gold(r.gold)
 
 
 @app.command("adjudicate")

@@ -42,6 +42,14 @@ class LabelSource(StrEnum):
     AGREEMENT = "agreement"
     ADJUDICATION = "adjudication"
     LIST = "list"
+    GOLD = "gold"  # revision 0004: the clip's gold label (``avel annotate gold add``)
+
+
+class GoldSource(StrEnum):
+    """``gold_label.source``: how a gold label became known (revision 0004)."""
+
+    EXPERT = "expert"  # a file of an expert pass
+    CURATED = "curated"  # the clip's agreed or adjudicated curated label
 
 
 def check_sql(column: str, vocabulary: type[StrEnum]) -> str:
@@ -50,7 +58,8 @@ def check_sql(column: str, vocabulary: type[StrEnum]) -> str:
     return f"{column} IN ({values})"
 
 
-# (table, column, vocabulary, constraint name): the checks migration 0002 adds.
+# (table, column, vocabulary, constraint name): the checks migration 0002 adds (0004 widens the
+# provenance one by "gold" and adds gold_label.source).
 CHECKED_COLUMNS: tuple[tuple[str, str, type[StrEnum], str], ...] = (
     ("clip", "status", ClipStatus, "status_vocabulary"),
     ("adjudication", "decision", QcDecision, "decision_vocabulary"),

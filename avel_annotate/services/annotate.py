@@ -30,7 +30,7 @@ from avel_annotate.domain.ls_results import (
 )
 from avel_annotate.errors import ConfigError, LabelStudioError, NotFoundError
 from avel_annotate.labelstudio.client import LsClient, schema_problem
-from avel_annotate.services import recheck
+from avel_annotate.services import gold, recheck
 from avel_annotate.services.curation import CurationChanges, recompute_curated
 from avel_annotate.services.labelstudio import STORAGE_TITLE, client_for, label_config
 from avel_annotate.services.ls_projects import (
@@ -65,6 +65,7 @@ class PushReport:
     model_version: str | None
     order: str
     duplicates_on_server: list[int] = field(default_factory=list)
+    gold_copies: int = 0  # gold task copies mixed in (unannounced), not counted in created
 
 
 def _ensure_project(client: LsClient, settings: Settings, title: str) -> tuple[int, int, str]:
@@ -137,6 +138,7 @@ def push(
     order: str = "list",
     seed: int = 0,
     batch_size: int = 500,
+    gold_rate: float = gold.dg.DEFAULT_GOLD_RATE,
 ) -> PushReport:
     if order not in ORDERS:
         raise ConfigError(f"unknown order {order!r}", f"use one of {', '.join(ORDERS)}")
@@ -160,6 +162,7 @@ def push(
             server = client.task_clip_ids(pid)
             unknown = [(t, c) for t, c in server if t not in stored and c]
             pks = q.clip_pks(session, [c for _, c in unknown])
+            unknown, adopted = gold.reconcile(session, project_pk, unknown, pks)  # type: ignore[arg-type]
             have = {clip_pk for _, clip_pk in stored.values()}
             rows, duplicates = [], []
             for task_id, clip_id in sorted(unknown):
@@ -174,7 +177,7 @@ def push(
             q.insert_tasks(session, project_pk, rows)
             if rows:
                 log.info("recorded %d tasks found on the server but not in the store", len(rows))
-            candidates = q.push_candidates(session, project_pk, split)
+            candidates = gold.exclude_gold(session, q.push_candidates(session, project_pk, split))
             preds = q.predictions_of(session, mv_pk) if mv_pk is not None else {}
             cats = set(category_names(session))
         if order == "random":
@@ -184,10 +187,17 @@ def push(
                 key=lambda c: (c.pk not in preds, preds[c.pk].score if c.pk in preds else 0)
             )
         chosen = candidates[:limit] if limit else candidates
-        created = with_preds = 0
-        batches = [chosen[i : i + batch_size] for i in range(0, len(chosen), batch_size)]
+        with session_scope(engine) as session:
+            mix = gold.plan(session, project_pk, len(chosen), gold_rate, seed)
+        ordinary = iter(chosen)
+        mixed = [(next(ordinary), False) if g is None else (mix.gold[g], True) for g in mix.order]
+        created = with_preds = gold_copies = 0
+        batches = [mixed[i : i + batch_size] for i in range(0, len(mixed), batch_size)]
         for batch in track(batches, "pushing", disable=not settings.progress or not batches):
-            tasks = [_task(c, preds.get(c.pk), model, cats, key) for c in batch]
+            tasks = [_task(c, preds.get(c.pk), model, cats, key) for c, _g in batch]
+            golds = [(c.pk, mv_pk if c.pk in preds else None) for c, g in batch if g]
+            with session_scope(engine) as session:  # recorded first: a crash leaves them pending
+                pending = iter(gold.q.add_pending(session, project_pk, golds))
             ids = client.import_tasks(pid, tasks)
             with session_scope(engine) as session:
                 q.insert_tasks(
@@ -195,11 +205,15 @@ def push(
                     project_pk,
                     [
                         (c.pk, t, mv_pk if c.pk in preds else None)
-                        for c, t in zip(batch, ids, strict=True)
+                        for (c, g), t in zip(batch, ids, strict=True)
+                        if not g
                     ],
                 )
-            created += len(ids)
-            with_preds += sum(1 for c in batch if c.pk in preds)
+                copies = [t for (_c, g), t in zip(batch, ids, strict=True) if g]
+                gold.q.set_task_ids(session, [(next(pending), t) for t in copies])
+            created += len(ids) - len(golds)
+            gold_copies += len(golds)
+            with_preds += sum(1 for c, g in batch if c.pk in preds and not g)
         if model is not None and with_preds:
             # only now: the server accepts a model version once predictions of it exist
             client.update_project(pid, model_version=model)
@@ -209,12 +223,13 @@ def push(
             ls_project_id=pid,
             created=created,
             with_predictions=with_preds,
-            reconciled=len(rows),
+            reconciled=len(rows) + adopted,
             already_pushed=already,
             remaining=len(candidates) - len(chosen),
             model_version=model,
             order=order,
             duplicates_on_server=duplicates,
+            gold_copies=gold_copies,
         )
     finally:
         engine.dispose()
@@ -235,6 +250,7 @@ class PullReport:
     curated: CurationChanges
     recheck_ls_project_id: int | None = None  # the re-check project pulled too, if any
     placeholders: int = 0  # re-check placeholders seen (never stored)
+    gold_answers: int = 0  # new answers to gold task copies (scored, never first passes)
 
 
 def _time(value: Any) -> datetime | None:
@@ -286,8 +302,22 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
             cats = category_ids(session)
             now = utcnow()
             c = _PullCounts()
+            gold_tasks = gold.q.gold_tasks_of(session, pk)
             for t_pk, base, exported in exports:
-                _pull_project(session, t_pk, base, exported, users, cats, now, c)
+                _pull_project(
+                    session,
+                    t_pk,
+                    base,
+                    exported,
+                    users,
+                    cats,
+                    now,
+                    c,
+                    gold_tasks if t_pk == pk else {},
+                )
+            gold_new, _gold_updated, _gold_deleted = gold.record_answers(
+                session, pk, c.gold_seen, users, now
+            )
             changes = recompute_curated(session, c.affected)
         return PullReport(
             url=client.url,
@@ -303,6 +333,7 @@ def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
             curated=changes,
             recheck_ls_project_id=targets[1][1] if len(targets) > 1 else None,
             placeholders=c.placeholders,
+            gold_answers=gold_new,
         )
     finally:
         engine.dispose()
@@ -318,6 +349,8 @@ class _PullCounts:
     unknown: int = 0
     placeholders: int = 0
     affected: set[int] = field(default_factory=set)
+    # answers to gold task copies: (gold task pk, annotation, labels); scored, never stored here
+    gold_seen: list[tuple[int, dict[str, Any], Labels]] = field(default_factory=list)
 
 
 def _pull_project(
@@ -329,8 +362,10 @@ def _pull_project(
     cats: dict[str, int],
     now: datetime,
     c: _PullCounts,
+    gold_tasks: dict[int, Any],
 ) -> None:
-    """Store one project's exported annotations (rounds start at ``1 + round_base``)."""
+    """Store one project's exported annotations (rounds start at ``1 + round_base``); the
+    answers to gold task copies (``gold_tasks``, by Label Studio task id) go to ``c.gold_seen``."""
     tasks = q.tasks_of(session, pk)
     existing = {a.ls_annotation_id: a for a in q.annotations_of_project(session, pk)}
     seen: set[int] = set()
@@ -339,6 +374,11 @@ def _pull_project(
     affected = c.affected
     for task in exported:
         known = tasks.get(int(task.get("id", -1)))
+        if known is None and int(task.get("id", -1)) in gold_tasks:
+            gold_pk = gold_tasks[int(task["id"])][0]
+            for ann in task.get("annotations") or []:
+                c.gold_seen.append((gold_pk, ann, _checked_labels(ann, task, cats.keys())))
+            continue
         if known is None:
             c.unknown += 1
             continue

@@ -14,6 +14,7 @@ from avel_annotate.config import Settings
 from avel_annotate.domain.curation import AdjudicationView, AnnotationView, Curated, curate
 from avel_annotate.services.store import store_session
 from avel_annotate.store import annotations as q
+from avel_annotate.store import gold as gold_q
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ def recompute_curated(session: Session, clip_pks: Iterable[int] | None = None) -
             for a in adjudications.get(pk, [])
         ]
         decided[pk] = curate(views.get(pk, []), pk in drawn, adj)
+    for pk, known in gold_q.gold_labels(session, targets).items():  # a gold label decides
+        decided[pk] = Curated(known.segments, known.category_id, "gold", ())
     removed, added, changed, stale = 0, 0, 0, []
     rows = []
     for pk, new in decided.items():
@@ -94,7 +97,7 @@ class CuratedClip:
     split: str | None
     segments: str  # ten 0/1 characters, second t is character t
     category: str | None
-    provenance: str  # first_pass | agreement | adjudication
+    provenance: str  # first_pass | agreement | adjudication | gold
     annotation_ids: list[int]  # store ids of the annotations the labels come from
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -19,12 +20,14 @@ from sqlalchemy.orm import Session
 from avel_annotate.config import Settings
 from avel_annotate.domain import agreement as ag
 from avel_annotate.domain.curation import AdjudicationView, AnnotationView, curate, recheck_pair
+from avel_annotate.domain.gold import DEFAULT_GOLD_THRESHOLD, DEFAULT_MIN_ANSWERS
 from avel_annotate.domain.labelconfig import SEGMENT_VALUES
 from avel_annotate.domain.qc_draw import draw_recheck
 from avel_annotate.errors import ConfigError, NotFoundError
 from avel_annotate.services import recheck
 from avel_annotate.services.annotate import DEFAULT_PROJECT
 from avel_annotate.services.curation import CurationChanges, recompute_curated, views_by_clip
+from avel_annotate.services.gold import GoldReport, gold_report
 from avel_annotate.services.labelstudio import client_for
 from avel_annotate.services.ls_projects import require_project
 from avel_annotate.services.store import open_store, store_session
@@ -52,16 +55,31 @@ class SampleReport:
 
 
 def _candidates(
-    session: Session, tasks: dict[int, tuple[int, int]], considered: set[int]
+    session: Session,
+    tasks: dict[int, tuple[int, int]],
+    considered: set[int],
+    annotators: Sequence[str] = (),
+    project: str = DEFAULT_PROJECT,
 ) -> tuple[list[tuple[int, str]], set[int]]:
-    """``(task pk, first-pass category)`` of labelled tasks no draw considered yet, and the
-    labelled task pks. The selection step of `qc sample`; dispatch works for any task set."""
+    """``(task pk, first-pass category)`` of labelled tasks no draw considered yet (only those
+    first-labelled by one of ``annotators`` when given), and the labelled task pks. The
+    selection step of `qc sample`; dispatch works for any task set."""
     first_category: dict[int, str] = {}
+    first_by: dict[int, str] = {}
     for row in q.annotation_rows(session, {c for _, c in tasks.values()}):
         usable = not row.was_cancelled and not row.deleted
         if usable and row.task_pk in tasks and row.task_pk not in first_category:
             first_category[row.task_pk] = row.category or "-"
+            first_by[row.task_pk] = row.annotator
     candidates = [(t, c) for t, c in first_category.items() if t not in considered]
+    if annotators:
+        absent = sorted(set(annotators) - set(first_by.values()))
+        if absent:
+            raise NotFoundError(
+                f"annotator {absent[0]!r} has no first pass in project {project!r}",
+                "use a name as `avel annotate qc report` prints it",
+            )
+        candidates = [(t, c) for t, c in candidates if first_by[t] in set(annotators)]
     return candidates, set(first_category)
 
 
@@ -74,10 +92,18 @@ def _to_dispatch(session: Session, tasks: dict[int, tuple[int, int]]) -> set[int
 
 
 def qc_sample(
-    settings: Settings, *, project: str = DEFAULT_PROJECT, fraction: float = 0.6, seed: int = 0
+    settings: Settings,
+    *,
+    project: str = DEFAULT_PROJECT,
+    fraction: float = 0.6,
+    seed: int = 0,
+    annotators: Sequence[str] = (),
 ) -> SampleReport:
     """Draw ``fraction`` of the labelled, never-considered tasks and send their clips to the
-    re-check project (no predictions, no first pass, never served to their first annotator)."""
+    re-check project (no predictions, no first pass, never served to their first annotator).
+
+    ``annotators``: only tasks whose first pass is by one of them (e.g. one flagged on gold,
+    with ``fraction=1``: all their other labels go to the re-check)."""
     if not 0.0 < fraction <= 1.0:
         raise ConfigError(f"--fraction {fraction} is not in (0, 1]", "use e.g. 0.6")
     client = client_for(settings)
@@ -90,7 +116,7 @@ def qc_sample(
                 pk: (ls_id, clip) for ls_id, (pk, clip) in q.tasks_of(session, proj.id).items()
             }
             considered = q.considered_task_pks(session)
-            candidates, labelled = _candidates(session, tasks, considered)
+            candidates, labelled = _candidates(session, tasks, considered, annotators, project)
             run = q.next_draw_run(session)
         drawn = set(draw_recheck(candidates, fraction, seed))
         by_category: dict[str, int] = defaultdict(int)
@@ -175,6 +201,7 @@ class QcReport:
     same_annotator: list[str] = field(default_factory=list)  # flagged, not counted
     pending_next_step: str = ""  # what the drawn clips still waiting need
     unsent: int = 0  # drawn clips without a re-check task (a `qc sample` stopped half way)
+    gold: GoldReport | None = None  # accuracy on gold clips, acceptance of predictions
 
 
 def _status(
@@ -207,7 +234,12 @@ def _status(
     return "open", ()
 
 
-def qc_report(settings: Settings) -> QcReport:
+def qc_report(
+    settings: Settings,
+    *,
+    gold_threshold: float = DEFAULT_GOLD_THRESHOLD,
+    gold_min_answers: int = DEFAULT_MIN_ANSWERS,
+) -> QcReport:
     with store_session(settings) as session:
         drawn_tasks = q.drawn_task_pks(session)
         drawn_clips = q.drawn_clip_pks(session)
@@ -329,6 +361,7 @@ def qc_report(settings: Settings) -> QcReport:
             same_annotator=flagged,
             pending_next_step=pending_next,
             unsent=unsent,
+            gold=gold_report(session, gold_threshold, gold_min_answers),
         )
 
 

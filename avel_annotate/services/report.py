@@ -36,6 +36,7 @@ def _fig_row(name: str, f: Any) -> tuple[object, ...]:
 
 def _qc_sections(settings: Settings, progress: dict[str, int]) -> list[str]:
     """Annotation progress, agreement with the pairs behind each figure, open disagreements."""
+    from avel_annotate.services.gold import html_sections as gold_sections
     from avel_annotate.services.qc import qc_report
 
     r = qc_report(settings)
@@ -78,6 +79,7 @@ def _qc_sections(settings: Settings, progress: dict[str, int]) -> list[str]:
             ["model version", "clips", "seconds %", "kappa", "category %"],
             [_fig_row(v, f) for v, f in sorted(r.model_vs_human.items())],
         ),
+        *(gold_sections(r.gold) if r.gold is not None else []),
     ]
 
 

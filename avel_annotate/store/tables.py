@@ -35,6 +35,7 @@ from avel_annotate.domain.cliplist import MAX_LABEL_LEN, MAX_PATH_LEN, MAX_QUALI
 from avel_annotate.domain.vocab import (
     AnnotationChange,
     ClipStatus,
+    GoldSource,
     LabelSource,
     QcDecision,
     check_sql,
@@ -339,6 +340,71 @@ class CuratedLabel(Base):
     clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"))
     segments: Mapped[str] = mapped_column(String(10))
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
-    provenance: Mapped[str] = mapped_column(String(32))  # first_pass|agreement|adjudication|list
+    provenance: Mapped[str] = mapped_column(String(32))  # a LabelSource
     annotation_ids: Mapped[str] = mapped_column(Text)  # JSON list
     decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# -- gold clips (revision 0004) -------------------------------------------------------------------
+
+
+class GoldLabel(Base):
+    """A clip whose labels are known (an expert pass, or its agreed/adjudicated curated label).
+
+    It is the clip's curated label (provenance ``gold``); copies of the clip are mixed into
+    first-pass pushes, unannounced, to measure each annotator against it.
+    """
+
+    __tablename__ = "gold_label"
+    __table_args__ = (
+        UniqueConstraint("clip_id"),
+        CheckConstraint(check_sql("source", GoldSource), name="source_vocabulary"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"))
+    segments: Mapped[str] = mapped_column(String(10))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    source: Mapped[str] = mapped_column(String(16))  # expert | curated
+    source_ref: Mapped[str] = mapped_column(String(600))  # "file:line", or the curated provenance
+    added_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GoldTask(Base):
+    """One Label Studio task copy of a gold clip in a project (a clip may have many, over time:
+    the free edition serves a task to one annotator). ``ls_task_id`` is NULL while the push that
+    creates it is in flight; the next push adopts or forgets it."""
+
+    __tablename__ = "gold_task"
+    __table_args__ = (UniqueConstraint("project_id", "ls_task_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("ls_project.id", ondelete="CASCADE"))
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"), index=True)
+    ls_task_id: Mapped[int | None] = mapped_column(Integer)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
+    pushed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GoldAnswer(Base):
+    """An annotation of a gold task copy: compared with the gold label, never a first pass."""
+
+    __tablename__ = "gold_answer"
+    __table_args__ = (UniqueConstraint("gold_task_id", "ls_annotation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gold_task_id: Mapped[int] = mapped_column(
+        ForeignKey("gold_task.id", ondelete="CASCADE"), index=True
+    )
+    ls_annotation_id: Mapped[int] = mapped_column(Integer)
+    annotator: Mapped[str] = mapped_column(String(200))
+    annotator_ls_id: Mapped[int | None] = mapped_column(Integer)
+    segments: Mapped[str] = mapped_column(String(10))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    was_cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    lead_time_s: Mapped[float | None] = mapped_column(Float)
+    ls_created_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ls_updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    pulled_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

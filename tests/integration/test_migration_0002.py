@@ -111,7 +111,7 @@ def test_revision_0003_on_a_0002_store_keeps_every_row(store_at_0001: Engine):
         }
     before = _dump_columns(engine, columns)
     assert before["list_event"], "the fixture must have list events for this test to mean much"
-    report = upgrade(engine)
+    report = upgrade(engine, "0003")
     assert (report.before, report.after) == ("0002", "0003")
     assert _dump_columns(engine, columns) == before
     with engine.connect() as conn:

@@ -43,7 +43,7 @@ def test_report_is_whole_at_any_width(
     columns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ):
     monkeypatch.setenv("COLUMNS", columns)
-    monkeypatch.setattr(qc, "qc_report", lambda _settings: _report())
+    monkeypatch.setattr(qc, "qc_report", lambda _settings, **_options: _report())
     assert run(["--data-dir", str(tmp_path), "annotate", "qc", "report"]) == 0
     out = capsys.readouterr().out
     assert f"- clip {CLIP} (task 7): open" in out.splitlines()

@@ -1,0 +1,150 @@
+"""`avel annotate gold add|list|remove`, and the gold part of `avel annotate qc report`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from avel_annotate.cli.render import emit_json, kv, rows
+from avel_annotate.config import Settings
+from avel_annotate.errors import ConfigError
+from avel_annotate.services import gold
+from avel_annotate.services.gold import GoldReport
+
+app = typer.Typer(help="Gold clips: known labels, mixed into first-pass pushes unannounced.")
+JSON = typer.Option(False, "--json", help="Print the report as JSON.")
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    file: Path | None = typer.Argument(
+        None, help="Expert pass: CSV with header clip_id,segments,category."
+    ),
+    from_curated: list[str] = typer.Option(
+        [], "--from-curated", help="Clip whose agreed/adjudicated curated label is gold (repeat)."
+    ),
+    by: str | None = typer.Option(None, "--by", help="Who vouches (default: login name)."),
+    json_out: bool = JSON,
+) -> None:
+    """Mark clips gold: from an expert file, or from their re-checked curated labels."""
+    settings: Settings = ctx.obj
+    if (file is None) == (not from_curated):
+        raise ConfigError("give exactly one of FILE and --from-curated CLIP", "see --help")
+    if file is not None:
+        r = gold.add_from_file(settings, file, by=by)
+    else:
+        r = gold.add_from_curated(settings, from_curated, by=by)
+    if settings.json or json_out:
+        emit_json(r)
+        return
+    curated = r.curated.added + r.curated.changed
+    kv(
+        f"gold clips from {r.source}",
+        {"added": r.added, "unchanged": r.unchanged, "curated labels set": curated},
+    )
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_out: bool = JSON) -> None:
+    """Gold clips, their labels, where they came from, copies pushed and answers."""
+    settings: Settings = ctx.obj
+    found = gold.list_gold(settings)
+    if settings.json or json_out:
+        emit_json(found)
+        return
+    rows(
+        f"{len(found)} gold clip(s)",
+        ["clip", "split", "segments", "category", "source", "copies", "answers"],
+        [
+            (
+                g.clip_id,
+                g.split,
+                g.segments,
+                g.category,
+                f"{g.source} {g.source_ref}",
+                g.task_copies,
+                g.answers,
+            )
+            for g in found
+        ],
+    )
+
+
+@app.command("remove")
+def remove(
+    ctx: typer.Context,
+    clip_ids: list[str] = typer.Argument(..., help="Gold clips to unmark."),
+    json_out: bool = JSON,
+) -> None:
+    """Unmark gold clips (their curated labels follow the annotations again)."""
+    settings: Settings = ctx.obj
+    r = gold.remove(settings, clip_ids)
+    if settings.json or json_out:
+        emit_json(r)
+        return
+    kv("gold clips removed", {"clips": len(r.removed), "curated removed": r.curated.removed})
+
+
+def _say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def print_gold(g: GoldReport | None) -> None:
+    """The gold section of the text `qc report`: literal, one row per annotator."""
+    if g is None:
+        return
+    _say()
+    _say(
+        f"accuracy on gold ({g.gold_clips} gold clips, {g.answers} answers; flagged under "
+        f"{100 * g.threshold:g} % of seconds or categories, with at least {g.min_answers} answers)"
+    )
+    header = ("annotator", "answers", "seconds %", "category %", "exact %", "status")
+    body = [
+        (
+            s.annotator,
+            str(s.answers),
+            f"{s.seconds_pct:.1f} ({s.seconds_right}/{s.seconds_total})",
+            f"{s.category_pct:.1f} ({s.categories_right}/{s.answers})",
+            f"{s.exact_pct:.1f} ({s.exact}/{s.answers})",
+            s.status.upper() if s.status == "flagged" else s.status,
+        )
+        for s in g.per_annotator
+    ]
+    _rows([header, *body])
+    for step in g.next_steps:
+        _say(f"next: {step}")
+    _say()
+    _say("acceptance of pre-filled predictions (kept = submitted equal to the prediction)")
+    accept_header = (
+        "annotator",
+        "pre-filled",
+        "kept %",
+        "gold: pred right % / kept % / kept wrong",
+        "re-checked: pred right % / kept % / kept wrong",
+    )
+    accept_body = [
+        (
+            a.annotator,
+            str(a.prefilled),
+            f"{a.kept_pct:.1f} ({a.kept}/{a.prefilled})",
+            _truth(a.on_gold),
+            _truth(a.on_rechecked),
+        )
+        for a in g.acceptance
+    ]
+    _rows([accept_header, *accept_body])
+
+
+def _truth(t: gold.dg.TruthFigures) -> str:
+    if not t.tasks:
+        return "-"
+    return f"{t.prediction_right_pct:.1f} / {t.kept_pct:.1f} / {t.kept_when_wrong} (n={t.tasks})"
+
+
+def _rows(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        _say("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
