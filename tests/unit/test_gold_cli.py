@@ -29,7 +29,7 @@ def _report(threshold: float, min_answers: int) -> qc.QcReport:
     )
     flagged = [s.annotator for s in scores if s.status == "flagged"]
     gold = GoldReport(threshold, min_answers, 1, 6, scores, flagged, acceptance, ["do x"])
-    return qc.QcReport(0, 0, 0, ag.figures([]), {}, {}, {}, [], [], gold)
+    return qc.QcReport(0, 0, 0, ag.figures([]), {}, {}, {}, [], [], gold=gold)
 
 
 @pytest.mark.parametrize("columns", ["40", "200"])
