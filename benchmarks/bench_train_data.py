@@ -11,7 +11,13 @@ peak RSS of a fresh process per pass, for
 - ``cache_f32``: the same plus the float32 cast the CPU training loop does (a GPU does it on
   the device instead);
 - ``cache_random``: the cache read with fully random batches (gathered with ``preadv``, a
-  copy: what any reader that copies, h5py included, is bound by).
+  copy: what any reader that copies, h5py included, is bound by);
+- ``cache_rowwrites`` (``--compare-row-writes``): ``cache`` over a second copy of the cache
+  written the way the writer did before (one ``write()`` per 0.5 MB row instead of 32 MB
+  pieces), side by side: the page cache then holds it in small folios and mapping a batch
+  costs ~10x more (the ~9 ms/batch of the first measurement);
+- ``cache_cold``: ``cache`` right after the cache files were dropped from the page cache
+  (``POSIX_FADV_DONTNEED``): read from the disk, the honest cold figure.
 
 The data set (default 20,000 clips, 0.5 MB each in float16, ~10 GB per copy) is generated in
 a temporary folder under /tmp and deleted afterwards (also on SIGTERM). The npz pass reads a
@@ -92,7 +98,8 @@ def child(mode: str, root: Path, n: int, npz_clips: int) -> None:
         # shuffled batches over the first npz_clips files (the rest left the page cache)
         batches = batch_indices(np.arange(npz_clips), 128, shuffle=True, seed=0)
     else:
-        data = PackedClipDataset(root / "features/bench/_packed/train-list")
+        label = "list-rowwrites" if mode == "cache_rowwrites" else "list"
+        data = PackedClipDataset(root / f"features/bench/_packed/train-{label}")
         if mode == "cache_random":
             batches = batch_indices(np.arange(len(data)), 128, shuffle=True, seed=0)
         else:
@@ -118,6 +125,8 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=20000)
     parser.add_argument("--npz-clips", type=int, default=2560, help="npz files read per npz pass")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--compare-row-writes", action="store_true",
+                        help="also build the cache one row per write (the old writer)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -151,6 +160,18 @@ def main() -> None:
         result["cache_reuse_check_seconds"] = time.perf_counter() - t0
         assert built and not built_again
         result["cache_bytes"] = sum(p.stat().st_size for p in folder.iterdir())
+        modes = ["npz", "cache", "cache_f32", "cache_random", "cache_cold"]
+        if args.compare_row_writes:
+            from avel_annotate.model import packed
+
+            chunk = packed.WRITE_CHUNK_BYTES
+            packed.WRITE_CHUNK_BYTES = 1  # one row per write(), as the writer did before
+            try:
+                packed_dataset(source, cache_folder(tmp / "features", "bench", "train",
+                                                    "list-rowwrites"))  # fmt: skip
+            finally:
+                packed.WRITE_CHUNK_BYTES = chunk
+            modes.insert(2, "cache_rowwrites")
         # Memory: 20k clips are ~10 GB per copy. Keep the npz files the npz pass reads and
         # the cache in the page cache; drop the other npz files from it (they stay on disk).
         for path in source.paths[args.npz_clips :]:
@@ -160,7 +181,12 @@ def main() -> None:
         result["npz_bytes_per_clip"] = source.paths[0].stat().st_size
         runs: dict[str, list[dict[str, float]]] = {}
         for _ in range(args.repeats):
-            for mode in ("npz", "cache", "cache_f32", "cache_random"):
+            for mode in modes:
+                if mode == "cache_cold":
+                    for path in folder.iterdir():
+                        fd = os.open(path, os.O_RDONLY)
+                        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                        os.close(fd)
                 out = subprocess.run(
                     [sys.executable, __file__, "--child", mode, str(tmp), str(args.clips),
                      str(args.npz_clips)],
