@@ -5,7 +5,8 @@ Decode only (no model): ``features.decode_pool.iter_decoded`` with the real
 ``bench_features``), ``workers = 0`` (a thread of this process, the reference) and 1..N processes,
 the configurations interleaved round by round (the machine is shared and noisy), medians quoted:
 
-- ``clips_per_s``: decoded clips delivered to the consumer per second of wall time;
+- ``clips_per_s``: decoded clips delivered to the consumer per second of wall time, in steady
+  state (counted after each worker delivered its first clip; ``start_s`` is that start-up);
 - ``decode_cpu_s_per_clip``: CPU seconds the decoding process spent per clip (all its threads;
   measured inside the worker);
 - ``parent_cpu_s_per_clip``: CPU seconds the *consuming* process spent per clip on receiving it
@@ -36,24 +37,30 @@ RESULTS = Path(__file__).resolve().parent / "results" / "decode_workers.json"
 
 
 def one_run(clips: list[tuple[str, Path, Path]], workers: int) -> dict[str, float]:
+    """Steady state: the first ``workers`` clips (one per worker) only warm the pool up
+    (process start, imports); the rate counts the clips after them."""
     decode = partial(decode_clip, frames_per_second=16)
-    gen = iter_decoded(clips[:1], decode, workers=workers, lookahead=workers + 1)
-    list(gen)  # warm-up: worker start-up and first-import costs are not per-clip costs
-    c0, t0 = time.process_time(), time.perf_counter()
+    warm = max(1, workers)
     cpu = []
-    n = 0
-    for d in iter_decoded(clips, decode, workers=workers, lookahead=max(2, workers + 1)):
+    t_start = time.perf_counter()
+    for i, d in enumerate(iter_decoded(clips, decode, workers=workers,
+                                       lookahead=max(2, workers + 1))):  # fmt: skip
         if d.error is not None:
             raise RuntimeError(f"{d.clip_id}: {d.error}")
-        cpu.append(d.cpu_s)
-        n += 1
+        if i == warm - 1:
+            t0, c0 = time.perf_counter(), time.process_time()
+            first_s = t0 - t_start
+        elif i >= warm:
+            cpu.append(d.cpu_s)
     wall, parent = time.perf_counter() - t0, time.process_time() - c0
+    n = len(cpu)
     # workers == 0: the parent *is* the decoder; its receive cost is what is left over
     parent_recv = parent - (sum(cpu) if workers == 0 else 0.0)
     return {
         "clips_per_s": n / wall,
         "decode_cpu_s_per_clip": statistics.median(cpu),
         "parent_cpu_s_per_clip": max(0.0, parent_recv) / n,
+        "start_s": first_s,  # to the first `workers` clips: start-up + one decode
     }
 
 
@@ -67,7 +74,8 @@ def main() -> None:
     configs = list(range(0, args.max_workers + 1))
     with tempfile.TemporaryDirectory(prefix="avel-bench-decode-") as tmp:
         files = [make_clip(Path(tmp), i) for i in range(4)]
-        clips = [(f"c{i}", files[i % 4][1], files[i % 4][2]) for i in range(args.clips)]
+        n = args.clips + args.max_workers  # steady-state clips + the warm-up ones
+        clips = [(f"c{i}", files[i % 4][1], files[i % 4][2]) for i in range(n)]
         runs: dict[int, list[dict[str, float]]] = {w: [] for w in configs}
         for r in range(args.rounds):
             for w in configs if r % 2 == 0 else reversed(configs):

@@ -13,26 +13,31 @@ a worker that dies (segfault, OOM kill) fails only the clip it held, and a fresh
 its place. Workers ignore SIGINT (Ctrl-C stops the parent, whose cleanup stops them), exit when
 their pipe closes, and watch the parent's sentinel, so a killed parent leaves no orphans.
 
-This module imports neither torch nor the decoder, so a worker starts with numpy and whatever
-the decode function needs.
+This module imports neither torch nor the decoder, and a worker does not re-run the parent's
+``__main__`` (see :func:`_main_module_hidden`), so a worker starts with numpy and whatever the
+decode function's module needs; that function must therefore live in an importable module.
 """
 
 from __future__ import annotations
 
 import contextlib
+import mmap
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
+import types
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import recv_handle, send_handle
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,7 @@ import numpy as np
 from avel_annotate.errors import FeatureError
 
 DecodeFn = Callable[[Path, Path], tuple[np.ndarray, np.ndarray]]
+SHARE_FRAMES = hasattr(os, "memfd_create")  # Linux; elsewhere the frames are pickled
 MAX_DEFAULT_WORKERS = 16
 
 
@@ -113,13 +119,52 @@ def _worker_main(conn: Connection, decode_fn: DecodeFn) -> None:
             return
         mp4, wav = task
         try:
-            reply: tuple[Any, ...] = ("ok", *_timed(decode_fn, mp4, wav))
+            frames, audio, wall_s, cpu_s = _timed(decode_fn, mp4, wav)
         except Exception as e:
-            reply = ("error", _portable(e))
+            reply: tuple[Any, ...] = ("error", _portable(e))
+            frames = None
         try:
-            conn.send(reply)
+            if frames is None:
+                conn.send(reply)
+            elif SHARE_FRAMES:
+                _send_shared(conn, np.ascontiguousarray(frames), audio, wall_s, cpu_s)
+            else:
+                conn.send(("ok", frames, audio, wall_s, cpu_s))
         except (BrokenPipeError, OSError):
             return
+
+
+def _send_shared(
+    conn: Connection, frames: np.ndarray, audio: np.ndarray, wall_s: float, cpu_s: float
+) -> None:
+    """The frames (24 MB a clip) go through an anonymous memory file whose descriptor crosses
+    the socket, not through the socket itself: one copy here, none in the parent, and no
+    ping-pong of 200 KB socket buffers (which on a loaded machine made every clip wait on the
+    scheduler hundreds of times; benchmarks/results/decode_workers.json)."""
+    fd = os.memfd_create("avel-frames", os.MFD_CLOEXEC)
+    try:
+        view = frames.data.cast("B")
+        done = 0
+        while done < len(view):
+            done += os.write(fd, view[done:])
+        conn.send(("shared", frames.shape, frames.dtype.str, audio, wall_s, cpu_s))
+        send_handle(conn, fd, os.getppid())
+    finally:
+        os.close(fd)
+
+
+def _receive_shared(conn: Connection, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """The frames of :func:`_send_shared`: a private (copy-on-write) map of the memory file."""
+    fd = recv_handle(conn)
+    try:
+        count = int(np.prod(shape))
+        if count == 0:
+            return np.empty(shape, dtype=dtype)
+        size = count * np.dtype(dtype).itemsize
+        mm = mmap.mmap(fd, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    finally:
+        os.close(fd)
+    return np.frombuffer(mm, dtype=dtype, count=count).reshape(shape)
 
 
 # --- the parent side -----------------------------------------------------------------------
@@ -131,7 +176,10 @@ class _Worker:
         self.process: BaseProcess = ctx.Process(
             target=_worker_main, args=(child, decode_fn), name="avel-decode", daemon=True
         )
-        with _sigint_ignored():  # the child starts with SIGINT ignored from its first instruction
+        # the child starts with SIGINT ignored from its first instruction, and without
+        # re-running the parent's main module (spawn would: `avel` and the benchmarks import
+        # torch there, seconds and hundreds of MB per worker for nothing)
+        with _sigint_ignored(), _main_module_hidden():
             self.process.start()
         child.close()
         self.task: int | None = None  # index of the clip it holds
@@ -144,6 +192,19 @@ class _Worker:
             self.process.kill()
             self.process.join(timeout)
         self.conn.close()
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While a spawn child is prepared: a bare ``__main__``, so the child imports only what
+    unpickling its target needs (the worker code and the decode function's module)."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 @contextlib.contextmanager
@@ -211,6 +272,10 @@ def _iter_processes(
                     index = w.task
                     try:
                         reply = w.conn.recv()
+                        if reply[0] == "shared":
+                            _, shape, dtype, audio, wall_s, cpu_s = reply
+                            frames = _receive_shared(w.conn, shape, dtype)
+                            reply = ("ok", frames, audio, wall_s, cpu_s)
                     except (EOFError, OSError):
                         reply = None
                     if reply is None:  # the worker died holding this clip

@@ -26,3 +26,12 @@ class Unpicklable(Exception):
 
 def decode_raising_unpicklable(mp4: Path, wav: Path) -> tuple[np.ndarray, np.ndarray]:
     raise Unpicklable("x", str(mp4.name))
+
+
+def report_modules(mp4: Path, wav: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Fails on purpose, saying whether torch and the parent's main script got imported here."""
+    import sys
+
+    main = sys.modules.get("__mp_main__") or sys.modules.get("__main__")
+    has_probe = hasattr(main, "iter_decoded")
+    raise RuntimeError(f"modules: torch={'torch' in sys.modules} main_has_probe={has_probe}")

@@ -175,3 +175,25 @@ def test_no_orphans_when_the_parent_is_killed_or_interrupted(media, how: str) ->
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_workers_do_not_import_torch_or_the_parents_main(media, tmp_path: Path) -> None:
+    """A spawned worker would re-run the parent's main module (the `avel` CLI imports torch);
+    the pool starts workers with only the decode function's module."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(textwrap.dedent(
+        f"""
+        import torch  # the parent has torch, as `avel` does
+        from functools import partial
+        from avel_annotate.features.decode_pool import iter_decoded
+        from tests.helpers.decode_fns import report_modules
+        items = [("c0", {str(media[0][1])!r}, {str(media[0][2])!r})]
+        (d,) = iter_decoded(items, report_modules, workers=1, lookahead=1)
+        print(d.error)
+        """
+    ))  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(probe)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "modules: torch=False main_has_probe=False"
