@@ -48,6 +48,7 @@ from avel_annotate.errors import FeatureError
 DecodeFn = Callable[[Path, Path], tuple[np.ndarray, np.ndarray]]
 SHARE_FRAMES = hasattr(os, "memfd_create")  # Linux; elsewhere the frames are pickled
 MAX_DEFAULT_WORKERS = 16
+TASKS_PER_WORKER = 2  # clips sent ahead to one worker (paths only; it decodes one at a time)
 
 
 def available_cores() -> int:
@@ -182,7 +183,9 @@ class _Worker:
         with _sigint_ignored(), _main_module_hidden():
             self.process.start()
         child.close()
-        self.task: int | None = None  # index of the clip it holds
+        # indices of the clips sent to it, oldest (the one it decodes) first; a second one waits
+        # in its socket, so it starts the next clip without waiting for this process to wake up
+        self.tasks: deque[int] = deque()
 
     def stop(self, timeout: float = 2.0) -> None:
         with contextlib.suppress(OSError):
@@ -226,6 +229,7 @@ def _iter_processes(
     source = iter(items)
     queue: deque[tuple[int, str, Path, Path]] = deque()  # read from source, not yet sent
     ids: dict[int, str] = {}
+    sent: dict[int, tuple[Path, Path]] = {}
     done: dict[int, Decoded] = {}
     next_index = 0  # next index to read from source
     next_out = 0  # next index to yield
@@ -241,20 +245,22 @@ def _iter_processes(
                 return
             clip_id, mp4, wav = item
             ids[next_index] = clip_id
+            sent[next_index] = (Path(mp4), Path(wav))
             queue.append((next_index, clip_id, Path(mp4), Path(wav)))
             next_index += 1
 
     def dispatch() -> None:
-        for i, w in enumerate(pool):
-            if w.task is None and queue:
-                index, _, mp4, wav = queue.popleft()
-                try:
-                    w.conn.send((mp4, wav))
-                except OSError:  # it died while idle: replace it, give its successor the clip
-                    w.stop(0.1)
-                    pool[i] = w = _Worker(ctx, decode_fn)
-                    w.conn.send((mp4, wav))
-                w.task = index
+        for depth in range(1, TASKS_PER_WORKER + 1):  # every worker one clip, then a second
+            for i, w in enumerate(pool):
+                if len(w.tasks) < depth and queue:
+                    index, _, mp4, wav = queue.popleft()
+                    try:
+                        w.conn.send((mp4, wav))
+                    except OSError:  # it died while idle: a successor gets the clip
+                        w.stop(0.1)
+                        pool[i] = w = _Worker(ctx, decode_fn)
+                        w.conn.send((mp4, wav))
+                    w.tasks.append(index)
 
     try:
         fill()
@@ -262,14 +268,14 @@ def _iter_processes(
         dispatch()
         while next_out < next_index:
             while next_out not in done:
-                busy = {w.conn: w for w in pool if w.task is not None}
-                sentinels = {w.process.sentinel: w for w in pool if w.task is not None}
+                busy = {w.conn: w for w in pool if w.tasks}
+                sentinels = {w.process.sentinel: w for w in pool if w.tasks}
                 ready = multiprocessing.connection.wait([*busy, *sentinels])
                 for handle in ready:
                     w = busy.get(handle) or sentinels.get(handle)  # type: ignore[arg-type]
-                    if w is None or w.task is None:
+                    if w is None or not w.tasks:
                         continue
-                    index = w.task
+                    index = w.tasks.popleft()
                     try:
                         reply = w.conn.recv()
                         if reply[0] == "shared":
@@ -289,11 +295,12 @@ def _iter_processes(
                                 "check the file with ffprobe; re-fetch it (`avel fetch --force`)",
                             ),
                         )
-                        w.task = None
+                        for waiting in reversed(w.tasks):  # not started: back to the queue
+                            queue.appendleft((waiting, ids[waiting], *sent[waiting]))
+                        w.tasks.clear()
                         w.conn.close()
                         pool[pool.index(w)] = _Worker(ctx, decode_fn)
                         continue
-                    w.task = None
                     if reply[0] == "ok":
                         _, frames, wav, wall_s, cpu_s = reply
                         done[index] = Decoded(ids[index], frames, wav, None, wall_s, cpu_s)
@@ -301,7 +308,7 @@ def _iter_processes(
                         done[index] = Decoded(ids[index], error=reply[1])
                 dispatch()
             result = done.pop(next_out)
-            del ids[next_out]
+            del ids[next_out], sent[next_out]
             next_out += 1
             fill()
             dispatch()
@@ -352,12 +359,13 @@ def iter_decoded(
     """A :class:`Decoded` per ``(clip_id, mp4, wav)``, in input order, ``lookahead`` ahead.
 
     ``workers == 0`` decodes on a thread of this process; ``>= 1`` in that many processes.
-    ``lookahead`` (>= 1) bounds how many decoded clips exist at once; with processes it is
-    raised to ``workers + 1`` so every worker can be busy while one clip is consumed.
+    ``lookahead`` (>= 1) bounds how many clips are read ahead of the consumer (decoded or being
+    decoded; each worker holds one decoded clip at most); with processes it is raised to
+    ``2 * workers`` so every worker has its next clip queued while one clip is consumed.
     """
     if workers < 0 or lookahead < 1:
         raise ValueError("workers must be >= 0 and lookahead >= 1")
     typed = ((c, Path(m), Path(w)) for c, m, w in items)
     if workers == 0:
         return _iter_thread(typed, decode_fn, lookahead)
-    return _iter_processes(typed, decode_fn, workers, max(lookahead, workers + 1))
+    return _iter_processes(typed, decode_fn, workers, max(lookahead, TASKS_PER_WORKER * workers))

@@ -12,6 +12,10 @@ that are not consecutive are gathered with ``preadv``. Either way only the live 
 mapped, so memory stays bounded by the batch size, not by the cache size; the page cache does
 the rest. Writes to a delivered tensor are copy-on-write and never reach the file.
 
+Writing: rows are buffered and handed to the kernel in 32 MB writes, which makes the page cache
+hold the files in large folios; mapping a batch then costs a tenth of what it costs over
+row-by-row writes (see ``WRITE_CHUNK_BYTES``).
+
 Shuffling keeps reads large: ``epoch_batches`` cuts the (sorted) positions into runs of
 ``batch_size`` consecutive rows, starting at a random offset each epoch, and permutes the runs.
 The builder (``services.feature_cache``) writes rows in a seeded random order, all-event clips
@@ -44,10 +48,10 @@ VISUAL_ROW = (10, 7, 7, 512)
 AUDIO_ROW = (10, 128)
 DTYPE = np.float16
 MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux >= 5.14
-# The writer hands the kernel this many bytes per write(). Measured (benchmarks/results/
-# train_data.json, "why"): a cache written one 0.5 MB row at a time sits in the page cache as
-# small folios, and mapping a 64 MB batch of them costs ~4-8 ms; written in 32 MB pieces it
-# sits in large folios and the same mapping costs ~0.3 ms.
+# The writer hands the kernel this many bytes per write(). Measured (docs/model.md, packed
+# cache; benchmarks/results/train_data_6k.json): a cache written one 0.5 MB row at a time sits
+# in the page cache as small folios, and mapping a 64 MB batch of them costs ~4-8 ms; written
+# in 32 MB pieces it sits in large folios and the same mapping costs ~0.3 ms.
 WRITE_CHUNK_BYTES = 32 * 2**20
 
 

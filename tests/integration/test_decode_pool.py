@@ -77,6 +77,13 @@ def test_failures_stay_per_clip_and_name_the_file(media, tmp_path: Path) -> None
     for d in (got[0], got[3]):  # the pool replaced the dead worker and went on
         assert d.error is None
         np.testing.assert_array_equal(d.frames, decode_clip(mp4, wav, frames_per_second=2)[0])
+    # one worker: the clip queued behind the one that killed it goes to its successor
+    again = list(iter_decoded([items[2], items[0], items[3]], decode_or_die, workers=1,
+                              lookahead=1))  # fmt: skip
+    assert [d.clip_id for d in again] == ["die", "a", "b"]
+    assert isinstance(again[0].error, FeatureError) and "exit code 7" in str(again[0].error)
+    assert again[1].error is None and again[2].error is None
+    np.testing.assert_array_equal(again[1].frames, got[0].frames)
     odd = list(iter_decoded(items[:1], decode_raising_unpicklable, workers=1, lookahead=1))
     assert isinstance(odd[0].error, FeatureError) and "Unpicklable: x/c0.mp4" in str(odd[0].error)
 
@@ -94,10 +101,10 @@ def test_look_ahead_is_bounded(media) -> None:
     gen = iter_decoded(source(), partial(decode_clip, frames_per_second=1), workers=2, lookahead=3)
     first = next(gen)
     assert first.error is None
-    assert pulled <= 4  # three ahead plus the one handed out, not the fifty
+    assert pulled <= 5  # 2 x 2 ahead (each worker has its next clip queued) + the one handed out
     for _ in range(3):
         next(gen)
-    assert pulled <= 7
+    assert pulled <= 8
     gen.close()
 
 
