@@ -236,13 +236,13 @@ def section_extract(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         print("extract", w, json.dumps(out["by_workers"][str(w)]), flush=True)
         shutil.rmtree(feats, ignore_errors=True)
     best = max(out["by_workers"].values(), key=lambda r: r["clips_per_s"])
-    # cores one device needs: decode processes to feed its compute-only rate at the measured
-    # CPU cost per clip, plus the feeding process itself
+    # cores one device needs (docs/features.md): decode processes to feed its compute-only
+    # rate R at the measured decode CPU cost d per clip, plus one for the feeding process,
+    # R x d + 1; and how much of its one core the feeding process used at that rate
     if best["compute_only_clips_per_s"]:
         rate = best["compute_only_clips_per_s"]
-        out["cores_to_feed_one_device"] = rate * best["decode_cpu_s_per_clip"] + min(
-            1.0, rate * best["parent_cpu_s_per_clip"]
-        )
+        out["cores_to_feed_one_device"] = rate * best["decode_cpu_s_per_clip"] + 1.0
+        out["feeding_process_cores_at_that_rate"] = rate * best["parent_cpu_s_per_clip"]
     return out
 
 
