@@ -212,6 +212,10 @@ class PackedClipDataset(Dataset[ClipExample]):
         length = begin - aligned + (stop - start) * row_bytes
         mm = mmap.mmap(self._fd(name), length, flags=mmap.MAP_PRIVATE,
                        prot=mmap.PROT_READ | mmap.PROT_WRITE, offset=aligned)  # fmt: skip
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            # pages read from the disk for this map come in 2 MB folios (cheap to map again
+            # next epoch, see WRITE_CHUNK_BYTES) rather than readahead's small ones
+            mm.madvise(mmap.MADV_HUGEPAGE)
         try:
             mm.madvise(MADV_POPULATE_READ)  # fault the pages in now, in this (prefetch) thread
         except (OSError, ValueError):  # older kernel: WILLNEED reads ahead at least
