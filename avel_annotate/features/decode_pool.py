@@ -282,7 +282,7 @@ def _iter_processes(
                             _, shape, dtype, audio, wall_s, cpu_s = reply
                             frames = _receive_shared(w.conn, shape, dtype)
                             reply = ("ok", frames, audio, wall_s, cpu_s)
-                    except (EOFError, OSError):
+                    except (EOFError, OSError, RuntimeError):  # RuntimeError: no descriptor came
                         reply = None
                     if reply is None:  # the worker died holding this clip
                         w.process.join(1.0)

@@ -49,7 +49,7 @@ AUDIO_ROW = (10, 128)
 DTYPE = np.float16
 MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux >= 5.14
 # The writer hands the kernel this many bytes per write(). Measured (docs/model.md, packed
-# cache; benchmarks/results/train_data_6k.json): a cache written one 0.5 MB row at a time sits
+# cache; benchmarks/results/train_data_6k*.json): a cache written one 0.5 MB row at a time sits
 # in the page cache as small folios, and mapping a 64 MB batch of them costs ~4-8 ms; written
 # in 32 MB pieces it sits in large folios and the same mapping costs ~0.3 ms.
 WRITE_CHUNK_BYTES = 32 * 2**20
