@@ -9,8 +9,10 @@ Sections (``--sections``, all by default):
 - ``resume``: the resume-equality check on the device: a run interrupted after its first
   epoch and resumed must end with the same weights as an uninterrupted one (max |diff|).
 - ``extract``: feature extraction end to end (decode + VGG-19 + VGGish + feature file) on
-  generated 640x360 H.264 clips, clips/s for 1..N decode workers; the CPU cost of decoding
-  one clip; what limits the rate (decode: workers x per-clip decode rate vs compute alone).
+  generated 640x360 H.264 clips, clips/s for 1..N decode worker *processes* (as
+  ``avel features extract --decode-workers N``); the CPU cost of decoding one clip (measured
+  in the workers) and of receiving it; what limits the rate (decode: workers x per-clip decode
+  rate vs compute alone); the cores one device needs to be kept busy.
 - ``predict``: clips/s of evaluating a model over the synthetic test set (read + forward).
 
 ``--smoke`` shrinks everything (tens of clips, one epoch per stage, resnet18, one 10-s clip)
@@ -160,6 +162,7 @@ def section_extract(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_features import make_clip
 
+    from avel_annotate.features.decode_pool import available_cores
     from avel_annotate.features.extract import ClipResult, Extractor, ExtractorOptions
     from avel_annotate.features.provenance import Provenance  # noqa: F401 (provenance type)
     from avel_annotate.features.store_files import feature_path, write_features
@@ -180,12 +183,15 @@ def section_extract(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     out: dict[str, Any] = {
         "clips": n_clips,
         "decoder": decoder_description(),
+        # in this process, before the runs (the runs report the decode processes' own figures)
         "decode_wall_s_per_clip": statistics.median(decode_wall),
         "decode_cpu_s_per_clip": statistics.median(decode_cpu),
         "visual": "resnet18" if args.smoke else "vgg19",
         "by_workers": {},
     }
-    workers = [1] if args.smoke else [w for w in (1, 2, 4, 8, 12, 16) if w <= (os.cpu_count() or 1)]
+    cores = available_cores()
+    # decode worker processes 1..N (N = the cores; past that they only queue for a core)
+    workers = [1] if args.smoke else [w for w in (1, 2, 4, 8, 12, 15) if w <= max(1, cores)]
     dtype = "bfloat16"
     for w in workers:
         options = ExtractorOptions(device=args.device, dtype=dtype, visual=out["visual"],
@@ -194,37 +200,49 @@ def section_extract(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                                    decoder=decoder_description())  # fmt: skip
         ex = Extractor.from_options(options)
         feats = tmp / f"features-{w}"
+        results: list[ClipResult] = []
 
-        def on_done(r: ClipResult, feats: Path = feats, ex: Extractor = ex) -> None:
+        def on_done(r: ClipResult, feats: Path = feats, ex: Extractor = ex,
+                    results: list[ClipResult] = results) -> None:  # fmt: skip
             if r.error is not None:
                 raise RuntimeError(f"{r.clip_id}: {r.error}")
             assert r.visual is not None and r.audio is not None
             write_features(feature_path(feats, "bench", r.clip_id), r.visual, r.audio,
                            ex.provenance)  # fmt: skip
+            results.append(r)
 
         ex.extract_many(clips[:1], decode_clip, on_done)  # warm-up
+        results.clear()
         _sync(args.device)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         summary = ex.extract_many(clips, decode_clip, on_done)
         _sync(args.device)
-        wall = time.perf_counter() - t0
+        wall, parent_cpu = time.perf_counter() - t0, time.process_time() - c0
         compute_per_clip = summary.compute_s / max(1, summary.n_ok)
-        decode_rate = w / out["decode_wall_s_per_clip"]  # what w decoders can feed, clips/s
+        decode_wall = statistics.median(r.decode_s for r in results)
+        decode_rate = w / decode_wall  # what w decode processes can feed, clips/s
         out["by_workers"][str(w)] = {
             "clips_per_s": n_clips / wall,
             "compute_s_per_clip": compute_per_clip,
             "compute_only_clips_per_s": 1 / compute_per_clip if compute_per_clip else None,
+            # measured inside the decode processes (all their threads), per clip
+            "decode_cpu_s_per_clip": statistics.median(r.decode_cpu_s for r in results),
+            "decode_wall_s_per_clip": decode_wall,
             "decode_feed_clips_per_s": decode_rate,
+            # the feeding process: receiving, compute launches, feature files (not decoding)
+            "parent_cpu_s_per_clip": parent_cpu / n_clips,
             "limited_by": "decode" if decode_rate < 1 / max(compute_per_clip, 1e-9) else "compute",
         }
         print("extract", w, json.dumps(out["by_workers"][str(w)]), flush=True)
         shutil.rmtree(feats, ignore_errors=True)
     best = max(out["by_workers"].values(), key=lambda r: r["clips_per_s"])
-    # cores one device needs: decoders to feed its compute-only rate at the measured CPU cost
+    # cores one device needs (docs/features.md): decode processes to feed its compute-only
+    # rate R at the measured decode CPU cost d per clip, plus one for the feeding process,
+    # R x d + 1; and how much of its one core the feeding process used at that rate
     if best["compute_only_clips_per_s"]:
-        out["cores_to_feed_one_device"] = (
-            best["compute_only_clips_per_s"] * out["decode_cpu_s_per_clip"]
-        )
+        rate = best["compute_only_clips_per_s"]
+        out["cores_to_feed_one_device"] = rate * best["decode_cpu_s_per_clip"] + 1.0
+        out["feeding_process_cores_at_that_rate"] = rate * best["parent_cpu_s_per_clip"]
     return out
 
 

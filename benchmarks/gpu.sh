@@ -2,7 +2,7 @@
 # The device benchmarks of issue 14 in one go, JSON under benchmarks/results/gpu_*.json.
 #
 #   benchmarks/gpu.sh            on a CUDA machine: AVE-size training (bf16, TF32), resume
-#                                check, extraction with 1..N decode workers, predict; < 8 min
+#                                check, extraction with 1..N decode worker processes, predict; < 8 min
 #   benchmarks/gpu.sh --smoke    (or AVEL_BENCH_SMOKE=1) tiny sizes on whatever device there is
 #                                (CPU here): the CI smoke run, well under a minute
 #

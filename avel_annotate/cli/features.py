@@ -30,7 +30,12 @@ def extract(
     allow_random: bool = typer.Option(
         False, "--allow-random-weights", help="Demo only: random weights, marked as such."
     ),
-    decode_workers: int = typer.Option(1, "--decode-workers", min=1),
+    decode_workers: int | None = typer.Option(
+        None,
+        "--decode-workers",
+        min=0,
+        help="Decode processes (default: cores - 1 on a GPU, 1 on the CPU; 0: in this process).",
+    ),
     force: bool = typer.Option(False, "--force", help="Recompute clips that have features."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -46,7 +51,7 @@ def extract(
         vggish_weights=vggish_weights,
         pca_params=pca_params,
         allow_random_weights=allow_random,
-        decode_workers=decode_workers,
+        decode_workers=-1 if decode_workers is None else decode_workers,
     )
     report = features.extract_features(settings, options, split=split, limit=limit, force=force)
     if settings.json or json_out:

@@ -5,9 +5,9 @@ loaded strictly; random weights only when allowed, with a loud warning) and then
 
 - :meth:`Extractor.extract_clip` turns one decoded clip into features;
 - :meth:`Extractor.iter_extract` / :meth:`Extractor.extract_many` run a pipeline over many
-  clips: decode workers (threads; PyAV and torch release the GIL in their heavy parts) fill a
-  bounded look-ahead while the model computes, results come back in input order, and a clip whose
-  decode or compute fails comes back with its exception instead of stopping the batch.
+  clips: decode worker processes (or, with ``decode_workers=0``, one thread of this process)
+  fill a bounded look-ahead while the model computes, results come back in input order, and a
+  clip whose decode or compute fails comes back with its exception instead of stopping the batch.
 
 The decode function is passed in by the caller (``avel_annotate.media.decode.decode_clip``), so
 this package never imports the decoder.
@@ -18,9 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Generator, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import torch
 import avel_annotate
 from avel_annotate.errors import ConfigError, FeatureError, WeightsNotFoundError
 from avel_annotate.features import weights as W
+from avel_annotate.features.decode_pool import DecodeFn, iter_decoded
 from avel_annotate.features.provenance import RANDOM, Provenance
 from avel_annotate.features.vgg import PREPROCESSINGS, build_visual, preprocess
 from avel_annotate.features.vggish import SAMPLE_RATE, LogMelFrontEnd, PCAQuantize, VGGish
@@ -40,8 +39,6 @@ N_SEGMENTS = 10
 FRAME_SIZE = 224
 VISUALS = ("vgg19", "resnet18")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-
-DecodeFn = Callable[[Path, Path], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ class ExtractorOptions:
     pca_params: Path | None = None  # AudioSet PCA + 8-bit quantisation of the embeddings
     allow_random_weights: bool = False
     batch_frames: int = 32  # frames per visual forward pass
-    decode_workers: int = 1
+    decode_workers: int = 0  # 0: a thread of this process; N: N decode worker processes
     prefetch_clips: int = 2  # decoded clips waiting ahead of the model (bounded queue)
     decoder: str = "unknown"  # the caller's decoder description, for provenance
 
@@ -75,8 +72,8 @@ class ExtractorOptions:
             raise ConfigError("resnet18 weights expect torchvision preprocessing")
         if self.frames_per_second < 1 or self.batch_frames < 1 or self.prefetch_clips < 1:
             raise ConfigError("frames_per_second, batch_frames and prefetch_clips must be >= 1")
-        if self.decode_workers < 1:
-            raise ConfigError("decode_workers must be >= 1")
+        if self.decode_workers < 0:
+            raise ConfigError("decode_workers must be >= 0 (0 decodes in this process)")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"device {self.device!r} asked for but CUDA is not available")
 
@@ -97,6 +94,7 @@ class ClipResult:
     audio: np.ndarray | None = None  # float16 [10, 128]
     error: BaseException | None = None
     decode_s: float = 0.0
+    decode_cpu_s: float = 0.0  # CPU time the decoding process spent on this clip
     compute_s: float = 0.0
 
     @property
@@ -257,50 +255,36 @@ class Extractor:
     ) -> Generator[ClipResult, None, None]:
         """Yield a :class:`ClipResult` per ``(clip_id, mp4_path, wav_path)``, in input order.
 
-        Up to ``prefetch_clips`` clips are decoded ahead by ``decode_workers`` threads while the
-        model runs on the current one. A failing clip yields its exception in ``error``.
+        Clips are decoded ahead (``prefetch_clips``, at least one per worker) while the model
+        runs on the current one: on a thread of this process when ``decode_workers == 0``, else
+        in that many worker processes (``decode_fn`` must then be picklable), see
+        :mod:`avel_annotate.features.decode_pool`. A failing clip yields its exception in
+        ``error``.
         """
-
-        def decode(mp4: Path, wav: Path) -> tuple[np.ndarray, np.ndarray, float]:
-            t0 = time.perf_counter()
-            frames, audio = decode_fn(mp4, wav)
-            return frames, audio, time.perf_counter() - t0
-
-        source = iter(items)
-        pending: deque[tuple[str, Future[tuple[np.ndarray, np.ndarray, float]]]] = deque()
-        with ThreadPoolExecutor(self.options.decode_workers, "avel-decode") as pool:
-
-            def top_up() -> None:
-                while len(pending) < self.options.prefetch_clips:
-                    item = next(source, None)
-                    if item is None:
-                        return
-                    clip_id, mp4, wav = item
-                    pending.append((clip_id, pool.submit(decode, Path(mp4), Path(wav))))
-
-            try:
-                top_up()
-                while pending:
-                    clip_id, future = pending.popleft()
-                    result = ClipResult(clip_id)
+        decoded = iter_decoded(
+            items,
+            decode_fn,
+            workers=self.options.decode_workers,
+            lookahead=self.options.prefetch_clips,
+        )
+        try:
+            for d in decoded:
+                result = ClipResult(
+                    d.clip_id, error=d.error, decode_s=d.wall_s, decode_cpu_s=d.cpu_s
+                )
+                if d.error is None and d.frames is not None and d.wav is not None:
+                    t0 = time.perf_counter()
                     try:
-                        frames, wav, result.decode_s = future.result()
+                        result.visual, result.audio = self.extract_clip(d.frames, d.wav)
                     except Exception as e:
                         result.error = e
-                    top_up()  # keep the decoders busy while this clip computes
-                    if result.error is None:
-                        t0 = time.perf_counter()
-                        try:
-                            result.visual, result.audio = self.extract_clip(frames, wav)
-                        except Exception as e:
-                            result.error = e
-                        result.compute_s = time.perf_counter() - t0
-                    if result.error is not None:
-                        logger.warning("clip %s failed: %s", clip_id, result.error)
-                    yield result
-            finally:
-                for _, future in pending:
-                    future.cancel()
+                    result.compute_s = time.perf_counter() - t0
+                del d
+                if result.error is not None:
+                    logger.warning("clip %s failed: %s", result.clip_id, result.error)
+                yield result
+        finally:
+            decoded.close()
 
     def extract_many(
         self,

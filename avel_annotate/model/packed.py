@@ -12,6 +12,10 @@ that are not consecutive are gathered with ``preadv``. Either way only the live 
 mapped, so memory stays bounded by the batch size, not by the cache size; the page cache does
 the rest. Writes to a delivered tensor are copy-on-write and never reach the file.
 
+Writing: rows are buffered and handed to the kernel in 32 MB writes, which makes the page cache
+hold the files in large folios; mapping a batch then costs a tenth of what it costs over
+row-by-row writes (see ``WRITE_CHUNK_BYTES``).
+
 Shuffling keeps reads large: ``epoch_batches`` cuts the (sorted) positions into runs of
 ``batch_size`` consecutive rows, starting at a random offset each epoch, and permutes the runs.
 The builder (``services.feature_cache``) writes rows in a seeded random order, all-event clips
@@ -44,6 +48,11 @@ VISUAL_ROW = (10, 7, 7, 512)
 AUDIO_ROW = (10, 128)
 DTYPE = np.float16
 MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux >= 5.14
+# The writer hands the kernel this many bytes per write(). Measured (docs/model.md, packed
+# cache; benchmarks/results/train_data_6k*.json): a cache written one 0.5 MB row at a time sits
+# in the page cache as small folios, and mapping a 64 MB batch of them costs ~4-8 ms; written
+# in 32 MB pieces it sits in large folios and the same mapping costs ~0.3 ms.
+WRITE_CHUNK_BYTES = 32 * 2**20
 
 
 def _npy_data_offset(f: BinaryIO) -> tuple[int, tuple[int, ...], np.dtype[Any]]:
@@ -66,6 +75,8 @@ class PackedWriter:
         self.n_clips = n_clips
         self.n_written = 0
         self._files: dict[str, BinaryIO] = {}
+        self._pending: dict[str, list[bytes]] = {"visual": [], "audio": []}
+        self._rows_per_write = max(1, WRITE_CHUNK_BYTES // (int(np.prod(VISUAL_ROW)) * 2))
         for name, row in (("visual", VISUAL_ROW), ("audio", AUDIO_ROW)):
             f = open(self.folder / f"{name}.npy", "wb")  # noqa: SIM115 (closed in close())
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(DTYPE)),
@@ -78,9 +89,18 @@ class PackedWriter:
             raise ValueError(f"clip shapes {visual.shape} / {audio.shape}")
         if self.n_written >= self.n_clips:
             raise ValueError("more clips than announced")
-        self._files["visual"].write(np.ascontiguousarray(visual, dtype=DTYPE).tobytes())
-        self._files["audio"].write(np.ascontiguousarray(audio, dtype=DTYPE).tobytes())
+        self._pending["visual"].append(np.ascontiguousarray(visual, dtype=DTYPE).tobytes())
+        self._pending["audio"].append(np.ascontiguousarray(audio, dtype=DTYPE).tobytes())
         self.n_written += 1
+        if len(self._pending["visual"]) >= self._rows_per_write:
+            self._flush_rows()
+
+    def _flush_rows(self) -> None:
+        """One large write per file (bounded: ``WRITE_CHUNK_BYTES`` of visual rows buffered)."""
+        for name, rows in self._pending.items():
+            if rows:
+                self._files[name].write(b"".join(rows))
+                rows.clear()
 
     def close(
         self,
@@ -91,6 +111,7 @@ class PackedWriter:
     ) -> None:
         if self.n_written != self.n_clips or len(labels) != self.n_clips:
             raise ValueError(f"wrote {self.n_written} of {self.n_clips} clips")
+        self._flush_rows()
         for f in self._files.values():
             f.flush()
             os.fsync(f.fileno())
@@ -106,6 +127,7 @@ class PackedWriter:
             os.fsync(mf.fileno())
 
     def abort(self) -> None:
+        self._pending = {"visual": [], "audio": []}
         for f in self._files.values():
             f.close()
 
@@ -190,6 +212,10 @@ class PackedClipDataset(Dataset[ClipExample]):
         length = begin - aligned + (stop - start) * row_bytes
         mm = mmap.mmap(self._fd(name), length, flags=mmap.MAP_PRIVATE,
                        prot=mmap.PROT_READ | mmap.PROT_WRITE, offset=aligned)  # fmt: skip
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            # pages read from the disk for this map come in 2 MB folios (cheap to map again
+            # next epoch, see WRITE_CHUNK_BYTES) rather than readahead's small ones
+            mm.madvise(mmap.MADV_HUGEPAGE)
         try:
             mm.madvise(MADV_POPULATE_READ)  # fault the pages in now, in this (prefetch) thread
         except (OSError, ValueError):  # older kernel: WILLNEED reads ahead at least

@@ -12,6 +12,7 @@ from avel_annotate.config import Settings
 from avel_annotate.domain.cliplist import parse_clip_list
 from avel_annotate.errors import ClipListError, FeatureError
 from avel_annotate.features.ave_h5 import AVE_EXTRACTOR, import_ave_h5
+from avel_annotate.features.decode_pool import default_workers
 from avel_annotate.features.extract import ClipResult, Extractor, ExtractorOptions
 from avel_annotate.features.store_files import feature_path, read_features, write_features
 from avel_annotate.features.weights import sha256_file
@@ -40,6 +41,7 @@ class FeatureReport:
     wall_s: float = 0.0
     clips_per_s: float = 0.0
     device: str = "cpu"
+    decode_workers: int = 0
 
 
 def extract_features(
@@ -55,7 +57,18 @@ def extract_features(
     Features made with random weights go to a separate feature kind (``<name>-random``) so they
     can never be mixed with real ones, and training refuses them unless told otherwise.
     """
-    options = replace(options, decoder=decoder_description(), device=pick_device(options.device))
+    device = pick_device(options.device)
+    workers = options.decode_workers
+    if workers < 0:  # "not given": one process per spare core on a GPU, one on the CPU
+        workers = default_workers(device)
+    prefetch = max(options.prefetch_clips, workers + 1)
+    options = replace(
+        options,
+        decoder=decoder_description(),
+        device=device,
+        decode_workers=workers,
+        prefetch_clips=prefetch,
+    )
     extractor = Extractor.from_options(options)
     name = extractor.name + (RANDOM_SUFFIX if extractor.provenance.random else "")
     provenance = replace(extractor.provenance, extractor=name)
@@ -109,6 +122,7 @@ def extract_features(
         wall_s=round(wall, 2),
         clips_per_s=round(summary.n_ok / wall, 3) if wall > 0 and summary.n_ok else 0.0,
         device=options.device,
+        decode_workers=options.decode_workers,
     )
 
 

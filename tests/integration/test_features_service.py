@@ -150,3 +150,28 @@ def test_corrupt_media_is_reported_per_clip_and_others_continue(
     report = json.loads(capsys.readouterr().out)
     assert (report["done"], report["failed"]) == (1, 1)
     assert report["failures"][0].startswith("bbbbbbbbbbb_000005: ")
+
+
+def test_worker_processes_give_the_same_feature_files_as_in_process_decoding(
+    store_with_clips: Settings, capsys: pytest.CaptureFixture
+):
+    settings = store_with_clips
+    base = ["--data-dir", str(settings.data_dir), "--no-progress", "features", "extract",
+            "--visual", "resnet18", "--frames-per-second", "2", "--allow-random-weights",
+            "--json"]  # fmt: skip
+    got: dict[int, dict[str, np.ndarray]] = {}
+    for workers in (0, 2):
+        assert run([*base, "--force", "--decode-workers", str(workers)]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert (report["done"], report["failed"], report["decode_workers"]) == (2, 0, workers)
+        engine = make_engine(settings.db_url)
+        with session_scope(engine) as s:
+            rows = {r.path: settings.data_dir / r.path for r in s.query(FeatureFile).all()}
+        engine.dispose()
+        got[workers] = {}
+        for rel, path in rows.items():
+            f = read_features(path)
+            got[workers][rel + ":v"], got[workers][rel + ":a"] = f.visual, f.audio
+    assert got[0].keys() == got[2].keys() and len(got[0]) == 4
+    for key, value in got[0].items():
+        np.testing.assert_array_equal(value, got[2][key])

@@ -78,3 +78,25 @@ def test_pickled_dataset_reopens_its_files(packed) -> None:
     data.read_batch([0])
     clone = pickle.loads(pickle.dumps(data))
     assert torch.equal(clone.read_batch([1]).visual, torch.from_numpy(visual[1:2]))
+
+
+def test_rows_buffered_into_large_writes_land_in_order(tmp_path: Path, monkeypatch) -> None:
+    """The writer batches rows into few large writes (page-cache folios, see WRITE_CHUNK_BYTES);
+    with a chunk of 3 rows and 10 rows (a partial last chunk) every row lands where it should."""
+    from avel_annotate.model import packed as P
+
+    monkeypatch.setattr(P, "WRITE_CHUNK_BYTES", 3 * 10 * 7 * 7 * 512 * 2)
+    rng = np.random.default_rng(5)
+    visual = rng.normal(size=(10, 10, 7, 7, 512)).astype(np.float16)
+    audio = rng.normal(size=(10, 10, 128)).astype(np.float16)
+    writer = PackedWriter(tmp_path / "c", 10)
+    sizes: list[int] = []
+    real_write = writer._files["visual"].write
+    writer._files["visual"].write = lambda b: sizes.append(len(b)) or real_write(b)  # type: ignore[method-assign]
+    for v, a in zip(visual, audio, strict=True):
+        writer.append(v, a)
+    writer.close(np.zeros((10, 10), np.int64), 3, [f"c{i}" for i in range(10)], "x")
+    row = visual[0].nbytes
+    assert sizes == [3 * row, 3 * row, 3 * row, row]
+    assert np.array_equal(np.load(tmp_path / "c" / "visual.npy"), visual)
+    assert np.array_equal(np.load(tmp_path / "c" / "audio.npy"), audio)
