@@ -187,19 +187,21 @@ def test_gold_check_flags_the_careless_annotator(
             s.scalars(select(LsTask.ls_task_id).join(QcDraw, QcDraw.task_id == LsTask.id))
         )
     assert drawn_by == {"cid@avel.local"} and not drawn_tasks & gold_ids
-    for task_id in drawn_tasks:
-        task = client._sdk.tasks.get(str(task_id))
-        assert task.overlap == 2 and task.is_labeled is False
+    # they went to the re-check project: one task per drawn clip, no gold copy, no prediction
+    drawn_clips = {t["data"]["clip_id"] for t in plain if t["id"] in drawn_tasks}
+    assert drawn.recheck_tasks_created == 8 and drawn.recheck_ls_project_id is not None
+    recheck_tasks = client.export_tasks(drawn.recheck_ls_project_id)
+    assert sorted(t["data"]["clip_id"] for t in recheck_tasks) == sorted(drawn_clips)
+    assert not any(t.get("predictions") for t in recheck_tasks)
 
     # bob re-checks them: six agree with cid, two do not (cid kept a wrong prediction there);
     # the lead accepts bob's. Acceptance on re-checked clips now has its truth.
     rechecks = {}
-    for task in plain:
+    for task in recheck_tasks:
         clip = task["data"]["clip_id"]
-        if task["id"] in drawn_tasks:
-            rechecks[clip] = client.create_annotation(
-                task["id"], labels_to_result(TRUTH, cats[clip]), completed_by=team["bob@avel.local"]
-            )
+        rechecks[clip] = client.create_annotation(
+            task["id"], labels_to_result(TRUTH, cats[clip]), completed_by=team["bob@avel.local"]
+        )
     assert annotate.pull(ls_settings).new == 8
     assert {d.clip_id for d in qc.qc_report(ls_settings).disagreements} == {
         ordinary[2],
