@@ -72,11 +72,11 @@ N_SEG = 10
 
 @dataclass(frozen=True)
 class PoolSpec:
-    n_pool: int = 2600  # train split: what the loop pushes
-    n_val: int = 150  # validation split: labelled once by the annotators, every arm alike
-    n_test: int = 250  # held-out test split: scored against the truth
+    n_pool: int = 1000  # train split: what the loop pushes
+    n_val: int = 60  # validation split: labelled once by the annotators, every arm alike
+    n_test: int = 200  # held-out test split: scored against the truth
     # one strength per category (audio and visual pattern scale): low = hard
-    strengths: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.42, 0.35)
+    strengths: tuple[float, ...] = (1.0, 0.8, 0.65, 0.5, 0.4, 0.3)
     noise: float = 1.0
     p_all_event: float = 0.35
     n_pattern_regions: int = 6
@@ -370,9 +370,9 @@ class ScriptedLabelStudio:
 
 @dataclass(frozen=True)
 class LoopConfig:
-    rounds: int = 6
-    batch: int = 60
-    epochs: int = 10
+    rounds: int = 4
+    batch: int = 30
+    epochs: int = 5
     batch_size: int = 16
     scoring: str = "margin"
     cost: CostModel = CostModel()
@@ -401,7 +401,9 @@ def curated_accuracy(settings: Settings, pool: Pool) -> tuple[int, float | None]
 def run_arm(
     arm: str, seed: int, pool: Pool, base: Path, work: Path, cfg: LoopConfig
 ) -> list[dict[str, Any]]:
-    data = work / f"{arm}-seed{seed}"
+    kind, _, scoring = arm.partition(":")  # "uncertainty:entropy": that arm's own score
+    scoring = scoring or cfg.scoring
+    data = work / f"{arm.replace(':', '-')}-seed{seed}"
     if data.exists():
         shutil.rmtree(data)
     shutil.copytree(base, data)
@@ -424,11 +426,11 @@ def run_arm(
         started = time.perf_counter()
         record: dict[str, Any] = {"round": rnd}
         if rnd > 0:  # annotate a batch with the model of the round before
-            prelabel = arm != "none" and model is not None
-            if arm in ("none", "list") or (arm == "uncertainty" and model is None):
-                order = "list" if arm != "uncertainty" else "random"
+            prelabel = kind != "none" and model is not None
+            if kind in ("none", "list") or (kind == "uncertainty" and model is None):
+                order = "list" if kind != "uncertainty" else "random"
             else:
-                order = arm
+                order = kind
             push = annotate.push(
                 settings, project="loop", split="train", limit=cfg.batch,
                 model=model if prelabel else None, order=order, seed=seed * 1000 + rnd,
@@ -454,6 +456,7 @@ def run_arm(
                 human_s_per_clip=human / len(labelled) if labelled else None,
                 human_s_total=human_total,
             )
+            record["annotate_s"] = time.perf_counter() - started
             report = qc.qc_report(settings)
             agree = report.model_vs_human.get(model or "")
             record["qc_model_vs_curated_seconds_pct"] = (
@@ -462,7 +465,7 @@ def run_arm(
         n_curated, cur_acc = curated_accuracy(settings, pool)
         record.update(curated_clips=n_curated, curated_label_accuracy=cur_acc)
         if n_curated:
-            name = f"{arm}-s{seed}-r{rnd:02d}"
+            name = f"{arm.replace(':', '-')}-s{seed}-r{rnd:02d}"
             trained = models.train_model(
                 settings, name=name, stages=("psp",), epochs=cfg.epochs,
                 batch_size=cfg.batch_size, seed=seed, bf16=True, features=EXTRACTOR,
@@ -476,13 +479,19 @@ def run_arm(
                 test_accuracy=ev.metrics["accuracy"],
             )
             model = name
-            if arm != "none" and rnd < cfg.rounds:
+            record["qc_train_test_s"] = (
+                time.perf_counter() - started - record.get("annotate_s", 0.0)
+            )
+            if kind != "none" and rnd < cfg.rounds:
+                t_pred = time.perf_counter()
                 predict.predict(
                     settings, name, split="train", features=EXTRACTOR, device="cpu",
-                    batch_size=128, scoring=cfg.scoring,
+                    batch_size=128, scoring=scoring,
                 )  # fmt: skip
+                record["predict_s"] = time.perf_counter() - t_pred
         record["round_s"] = time.perf_counter() - started
-        shown = ("round", "curated_clips", "test_accuracy", "edit_rate", "human_s_per_clip")
+        shown = ("round", "curated_clips", "test_accuracy", "edit_rate", "human_s_per_clip",
+                 "annotate_s", "train_s", "qc_train_test_s", "predict_s")  # fmt: skip
         log.info("%s seed %d: %s", arm, seed, {k: record.get(k) for k in shown})
         records.append(record)
     shutil.rmtree(data, ignore_errors=True)
@@ -543,18 +552,33 @@ def summarise(results: dict[str, dict[str, list[dict[str, Any]]]], target: float
     }
 
 
+def _arm(text: str) -> str:
+    kind, _, scoring = text.partition(":")
+    if kind not in ARMS or (scoring and (kind != "uncertainty" or scoring not in SCORERS)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use {', '.join(ARMS)} or uncertainty:SCORE ({', '.join(SCORERS)})"
+        )
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/loop.json"))
     parser.add_argument("--svg", type=Path, default=None, help="default: OUT with .svg")
     parser.add_argument("--quick", action="store_true", help="tiny sizes for CI (a minute)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    parser.add_argument(
+        "--arms", nargs="+", default=list(ARMS), type=_arm,
+        help=f"of {', '.join(ARMS)}; uncertainty:SCORE scores that arm by SCORE",
+    )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--batch", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--pool", type=int, default=None)
-    parser.add_argument("--target", type=float, default=None, help="test accuracy to reach")
+    parser.add_argument(
+        "--targets", type=float, nargs="+", default=None,
+        help="test accuracies to reach (clips to target is reported for each)",
+    )  # fmt: skip
     parser.add_argument("--scoring", default="margin", choices=sorted(SCORERS))
     parser.add_argument("--work-dir", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -564,19 +588,19 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(2)
     quick = args.quick
     spec = PoolSpec(
-        n_pool=args.pool or (240 if quick else 2600),
-        n_val=40 if quick else 150,
-        n_test=60 if quick else 250,
+        n_pool=args.pool or (240 if quick else PoolSpec.n_pool),
+        n_val=40 if quick else PoolSpec.n_val,
+        n_test=60 if quick else PoolSpec.n_test,
         strengths=(1.0, 0.7, 0.4) if quick else PoolSpec().strengths,
     )
     cfg = LoopConfig(
-        rounds=args.rounds or (2 if quick else 6),
-        batch=args.batch or (30 if quick else 60),
-        epochs=args.epochs or (2 if quick else 10),
+        rounds=args.rounds or (2 if quick else LoopConfig.rounds),
+        batch=args.batch or (30 if quick else LoopConfig.batch),
+        epochs=args.epochs or (2 if quick else LoopConfig.epochs),
         scoring=args.scoring,
     )
     seeds = args.seeds or ([0, 1] if quick else [0, 1, 2])
-    target = args.target if args.target is not None else (0.5 if quick else 0.8)
+    targets = args.targets or ([0.5, 0.55] if quick else [0.7, 0.75, 0.8])
     started = time.perf_counter()
     work_ctx = tempfile.TemporaryDirectory(dir=args.work_dir)
     with work_ctx as tmp:
@@ -590,7 +614,7 @@ def main(argv: list[str] | None = None) -> None:
         for seed in seeds:
             for arm in args.arms:
                 results.setdefault(arm, {})[str(seed)] = run_arm(arm, seed, pool, base, work, cfg)
-    summary = summarise(results, target)
+    summary = {f"{t:g}": summarise(results, t) for t in targets}
     report = {
         "benchmark": "benchmarks/bench_loop.py: the annotation loop through the services "
         "(push -> scripted annotators -> pull -> qc -> train -> test -> predict)",
@@ -619,17 +643,19 @@ def main(argv: list[str] | None = None) -> None:
             "scoring": cfg.scoring,
         },
         "seeds": seeds,
-        "target_test_accuracy": target,
+        "targets": targets,
         "setup_s": round(setup_s, 1),
         "total_s": round(time.perf_counter() - started, 1),
-        **summary,
+        "clips_to_target": {t: v["clips_to_target"] for t, v in summary.items()},
+        "human_s_to_target": {t: v["human_s_to_target"] for t, v in summary.items()},
+        "mean_curves": next(iter(summary.values()))["mean_curves"],
         "rounds": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     svg = args.svg or args.out.with_suffix(".svg")
     svg.write_text(chart(report))
-    print(json.dumps({"clips_to_target": summary["clips_to_target"],
+    print(json.dumps({"clips_to_target": report["clips_to_target"],
                       "total_s": report["total_s"]}, indent=1))  # fmt: skip
 
 
@@ -649,7 +675,7 @@ def chart(report: dict[str, Any]) -> str:
         panels.append((title, series))
     return line_chart_svg(
         "Loop benchmark: x = curated clips of the train split "
-        f"(target accuracy {report['target_test_accuracy']})",
+        f"(targets {', '.join(map(str, report['targets']))})",
         panels,
         groups=list(report["rounds"]),
     )

@@ -2,7 +2,7 @@
 every string that came from data is escaped.
 
 ``panels`` is a list of ``(title, series)``; ``series[name]`` a list of ``(x, y)`` points. A
-series belongs to the first of ``groups`` that its name starts with (one colour per group, so
+series belongs to the group whose name, then a space, its name starts with (one colour per group, so
 several seeds of one arm share a colour); ungrouped series take the colours in turn.
 """
 
@@ -92,7 +92,7 @@ def line_chart_svg(
     colour_of: dict[str, str] = {}
     free = 0
     for n in names:
-        g = next((i for i, grp in enumerate(groups) if n.startswith(grp)), None)
+        g = next((i for i, grp in enumerate(groups) if n == grp or n.startswith(grp + " ")), None)
         if g is None:
             g, free = len(groups) + free, free + 1
         colour_of[n] = PALETTE[g % len(PALETTE)]

@@ -93,7 +93,8 @@ def test_quick_run_writes_a_consistent_json_and_plot(tmp_path: Path):
     assert r["quick"] is True
     seeds = [str(s) for s in r["seeds"]]
     assert len(seeds) >= 2 and set(r["rounds"]) == {"none", "list", "uncertainty", "random"}
-    batch, n_rounds, target = r["loop"]["batch"], r["loop"]["rounds"], r["target_test_accuracy"]
+    batch, n_rounds, targets = r["loop"]["batch"], r["loop"]["rounds"], r["targets"]
+    assert set(r["clips_to_target"]) == {f"{t:g}" for t in targets}
     for arm, by_seed in r["rounds"].items():
         assert list(by_seed) == seeds
         for seed, recs in by_seed.items():
@@ -118,9 +119,10 @@ def test_quick_run_writes_a_consistent_json_and_plot(tmp_path: Path):
                 assert set(orders) == {expected}
             else:
                 assert orders == ["random"] + ["uncertainty"] * (n_rounds - 1)
-            assert r["clips_to_target"][arm][seed] == next(
-                (x["curated_clips"] for x in recs[1:] if x["test_accuracy"] >= target), None
-            )
+            for t in targets:
+                assert r["clips_to_target"][f"{t:g}"][arm][seed] == next(
+                    (x["curated_clips"] for x in recs[1:] if x["test_accuracy"] >= t), None
+                )
         # round 1 has no model: "none" and "list" label the same clips from scratch, and so
         # do "uncertainty" and "random" (one random draw)
     for seed in seeds:
