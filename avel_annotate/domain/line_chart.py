@@ -113,8 +113,10 @@ def line_chart_svg(
         parts += _panel(ptitle, series, colour_of, x0, y0, panel_w, panel_h)
     legend = list(groups) if groups else names
     y = height - 12
+    x = left
     for j, name in enumerate(legend):
-        x = left + j * 150
+        if j:
+            x += max(150, 7 * len(legend[j - 1]) + 30)
         colour = colour_of.get(name) or PALETTE[j % len(PALETTE)]
         parts.append(
             f"<rect x='{x}' y='{y - 9}' width='10' height='10' fill='{colour}'/>"
