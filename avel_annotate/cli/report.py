@@ -17,10 +17,13 @@ def report(
         None, "--out", help="HTML file (default <data-dir>/report.html)."
     ),
     json_out: bool = typer.Option(False, "--json"),
+    figure: list[Path] = typer.Option(
+        [], "--figure", help="An SVG/PNG plot to embed (repeatable), e.g. the loop benchmark's."
+    ),
 ) -> None:
     """One self-contained HTML page: clips, fetch outcomes, agreement, models, timelines."""
     settings: Settings = ctx.obj
-    summary = write_report(settings, out)
+    summary = write_report(settings, out, figure)
     if settings.json or json_out:
         emit_json(summary)
     else:

@@ -28,6 +28,7 @@ from avel_annotate.domain.ls_results import (
     labels_to_result,
     result_to_labels,
 )
+from avel_annotate.domain.uncertainty import order_by_confidence
 from avel_annotate.errors import ConfigError, LabelStudioError, NotFoundError
 from avel_annotate.labelstudio.client import LsClient, schema_problem
 from avel_annotate.services import gold, recheck
@@ -139,12 +140,13 @@ def push(
     seed: int = 0,
     batch_size: int = 500,
     gold_rate: float = gold.dg.DEFAULT_GOLD_RATE,
+    client: LsClient | None = None,
 ) -> PushReport:
     if order not in ORDERS:
         raise ConfigError(f"unknown order {order!r}", f"use one of {', '.join(ORDERS)}")
     if order == "uncertainty" and model is None:
         raise ConfigError("--order uncertainty needs --model VERSION", "name a model version")
-    client = client_for(settings)
+    client = client or client_for(settings)
     project_pk, pid, key = _ensure_project(client, settings, project)
     engine = open_store(settings)
     try:
@@ -183,9 +185,8 @@ def push(
         if order == "random":
             random.Random(seed).shuffle(candidates)
         elif order == "uncertainty":
-            candidates.sort(
-                key=lambda c: (c.pk not in preds, preds[c.pk].score if c.pk in preds else 0)
-            )
+            scores = [preds[c.pk].score if c.pk in preds else None for c in candidates]
+            candidates = [candidates[i] for i in order_by_confidence(scores)]
         chosen = candidates[:limit] if limit else candidates
         with session_scope(engine) as session:
             mix = gold.plan(session, project_pk, len(chosen), gold_rate, seed)
@@ -275,10 +276,14 @@ class MalformedAnnotationError(LabelStudioError):
 _TRACKED = ("segments", "category_id", "was_cancelled", "round", "ground_truth", "ls_updated_at")
 
 
-def pull(settings: Settings, *, project: str = DEFAULT_PROJECT) -> PullReport:
+def pull(
+    settings: Settings, *, project: str = DEFAULT_PROJECT, client: LsClient | None = None
+) -> PullReport:
     """Pull the project and, when `qc sample` made one, its re-check project (whose
-    annotations are matched back to their clips by clip id and become round 2 and later)."""
-    client = client_for(settings)
+    annotations are matched back to their clips by clip id and become round 2 and later).
+
+    ``client``: another client of the same interface (the loop benchmark's scripted one)."""
+    client = client or client_for(settings)
     engine = open_store(settings)
     try:
         with session_scope(engine) as session:

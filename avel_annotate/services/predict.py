@@ -10,8 +10,10 @@ import numpy as np
 import torch
 
 from avel_annotate.config import Settings
+from avel_annotate.domain import uncertainty
 from avel_annotate.domain.segments import from_list
-from avel_annotate.errors import FeatureError
+from avel_annotate.domain.uncertainty import DEFAULT_SCORER
+from avel_annotate.errors import ConfigError, FeatureError
 from avel_annotate.features.store_files import read_features
 from avel_annotate.model.network import predict as model_predict
 from avel_annotate.services.device import pick_device
@@ -26,14 +28,12 @@ from avel_annotate.store.engine import session_scope
 log = logging.getLogger(__name__)
 
 
-def prediction_score(event_prob: np.ndarray, category_prob: np.ndarray) -> float:
-    """Confidence in [0, 1]: how sure the model is of each second's 0/1 and of the category.
-
-    Mean over seconds of ``max(p, 1 - p)``, rescaled from [0.5, 1] to [0, 1], times the top
-    category probability. Low scores go first with ``avel annotate push --order uncertainty``.
-    """
-    per_second = np.maximum(event_prob, 1.0 - event_prob).mean() * 2.0 - 1.0
-    return float(np.clip(per_second * category_prob.max(), 0.0, 1.0))
+def prediction_score(
+    event_prob: np.ndarray, category_prob: np.ndarray, method: str = DEFAULT_SCORER
+) -> float:
+    """Confidence in [0, 1] of one clip's prediction (``domain.uncertainty``, by ``method``).
+    Low scores go first with ``avel annotate push --order uncertainty``."""
+    return uncertainty.score(event_prob, category_prob, method)
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,14 @@ def predict(
     features: str | None = None,
     batch_size: int = 64,
     allow_random_features: bool = False,
+    scoring: str = DEFAULT_SCORER,
 ) -> PredictReport:
-    """Predict every clip with features not yet predicted by this version (resumable)."""
+    """Predict every clip with features not yet predicted by this version (resumable).
+    ``scoring`` names the confidence stored as each prediction's ``score``."""
+    if scoring not in uncertainty.SCORERS:
+        raise ConfigError(
+            f"unknown score {scoring!r}", f"use one of {', '.join(uncertainty.SCORERS)}"
+        )
     device = pick_device(device)
     loaded = load_version(settings, model)
     net = loaded.model.to(device).eval()
@@ -101,7 +107,7 @@ def predict(
                             "category_probs": json.dumps([round(float(x), 6) for x in cp[i]]),
                             "segments": from_list([int(v != background) for v in labels[i]]),
                             "category_id": cat_ids.get(name),
-                            "score": prediction_score(ev[i], cp[i]),
+                            "score": prediction_score(ev[i], cp[i], scoring),
                         }
                     )
                 with session_scope(engine) as session:

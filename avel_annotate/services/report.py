@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 from avel_annotate import __version__
 from avel_annotate.config import Settings
 from avel_annotate.domain import report_html as html
+from avel_annotate.domain.report_figures import MIME_BY_SUFFIX, figure_section
+from avel_annotate.errors import ConfigError
 from avel_annotate.services.store import store_session
 from avel_annotate.store import models as mq
 from avel_annotate.store import report as q
@@ -93,8 +96,29 @@ def _pick_metrics(metrics: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-def write_report(settings: Settings, out: Path | None = None) -> ReportSummary:
+def _figures(paths: Sequence[Path]) -> list[str]:
+    """``avel report --figure``: each SVG/PNG file as an embedded section (e.g. the loop
+    benchmark's plot, benchmarks/results/loop.svg)."""
+    out = []
+    for path in paths:
+        mime = MIME_BY_SUFFIX.get(path.suffix.lower())
+        if mime is None:
+            raise ConfigError(f"{path}: a figure must be an .svg or .png file", "pass a plot file")
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise ConfigError(
+                f"{path}: cannot read the figure: {e.strerror}", "check the path"
+            ) from e
+        out.append(figure_section(f"Figure: {path.name}", mime, data, str(path)))
+    return out
+
+
+def write_report(
+    settings: Settings, out: Path | None = None, figures: Sequence[Path] = ()
+) -> ReportSummary:
     out = out or settings.data_dir / "report.html"
+    extra = _figures(figures)
     with store_session(settings) as session:
         per_split = q.category_split_counts(session)
         outcomes = q.fetch_outcomes(session)
@@ -166,6 +190,7 @@ def write_report(settings: Settings, out: Path | None = None) -> ReportSummary:
         html.timelines(
             "Labels (curated, else the list's) against the model's event probabilities", timeline
         ),
+        *extra,
     ]
     subtitle = (
         f"{clip_total} clips; store {safe_url(settings.db_url)}; generated "
