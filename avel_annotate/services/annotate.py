@@ -19,8 +19,6 @@ from typing import Any
 from rich.progress import track
 
 from avel_annotate.config import Settings
-from avel_annotate.domain.labelconfig import config_sha256
-from avel_annotate.domain.ls_identity import describe
 from avel_annotate.domain.ls_results import (
     InvalidResultError,
     Labels,
@@ -33,19 +31,13 @@ from avel_annotate.errors import ConfigError, LabelStudioError, NotFoundError
 from avel_annotate.labelstudio.client import LsClient, schema_problem
 from avel_annotate.services import gold, recheck
 from avel_annotate.services.curation import CurationChanges, recompute_curated
-from avel_annotate.services.labelstudio import STORAGE_TITLE, client_for, label_config
-from avel_annotate.services.ls_projects import (
-    find_project,
-    follow,
-    key_of,
-    pending_project,
-    require_project,
-)
-from avel_annotate.services.store import open_store, store_session
+from avel_annotate.services.labelstudio import STORAGE_TITLE, client_for
+from avel_annotate.services.ls_projects import ensure_project, require_project
+from avel_annotate.services.store import open_store
 from avel_annotate.store import annotations as q
 from avel_annotate.store.clips import category_ids, category_names
 from avel_annotate.store.engine import session_scope
-from avel_annotate.store.tables import Annotation, LsProject, utcnow
+from avel_annotate.store.tables import Annotation, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -69,36 +61,12 @@ class PushReport:
     gold_copies: int = 0  # gold task copies mixed in (unannounced), not counted in created
 
 
+# a first-pass project: one annotation a task; re-queued (overlap) tasks first
+FIRST_PASS_SETTINGS: dict[str, Any] = {"maximum_annotations": 1, "show_overlap_first": True}
+
+
 def _ensure_project(client: LsClient, settings: Settings, title: str) -> tuple[int, int, str]:
-    """``(store project pk, Label Studio project id, project key)``: this store's project on
-    the server however it is reached (found by its key), else created with our config."""
-    with store_session(settings) as session:
-        config = label_config(category_names(session))
-        sha = config_sha256(config)
-        proj = find_project(session, client, title) or pending_project(session, client, title, sha)
-        pk, pid, key = proj.id, proj.ls_project_id, key_of(proj)
-        stored_sha = proj.label_config_sha256
-    if pid < 0:
-        pid = client.create_project(
-            title,
-            config,
-            description=describe(key),
-            maximum_annotations=1,
-            show_overlap_first=True,
-        )
-        stored_sha = ""
-    if stored_sha != sha:
-        client.update_project(pid, label_config=config)
-    clips_dir = settings.clips_dir.resolve()
-    clips_dir.mkdir(parents=True, exist_ok=True)
-    storage = client.ensure_local_storage(pid, str(clips_dir), STORAGE_TITLE)
-    with store_session(settings) as session:
-        row = session.get(LsProject, pk)
-        assert row is not None
-        follow(session, row, client.url, pid)
-        row.label_config_sha256 = sha
-        row.storage_id = storage
-    return pk, pid, key
+    return ensure_project(client, settings, title, FIRST_PASS_SETTINGS)
 
 
 def _task(

@@ -166,23 +166,12 @@ def remove(settings: Settings, clip_ids: Sequence[str]) -> GoldRemoveReport:
     return GoldRemoveReport(list(dict.fromkeys(clip_ids)), changes)
 
 
-@dataclass(frozen=True)
-class GoldClip:
-    clip_id: str
-    split: str | None
-    segments: str
-    category: str | None
-    source: str
-    source_ref: str
-    added_by: str
-    created_at: datetime
-    task_copies: int
-    answers: int
+GoldClip = q.GoldListRow  # a gold clip as `gold list` shows it
 
 
 def list_gold(settings: Settings) -> list[GoldClip]:
     with store_session(settings) as session:
-        return [GoldClip(**r.__dict__) for r in q.gold_list(session)]
+        return q.gold_list(session)
 
 
 # -- push hooks ---------------------------------------------------------------------------------

@@ -8,13 +8,19 @@ version (no key, same URL and id as the store row) is stamped on first sight.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from avel_annotate.config import Settings
+from avel_annotate.domain.labelconfig import config_sha256
 from avel_annotate.domain.ls_identity import describe, key_in, project_key
 from avel_annotate.errors import NotFoundError
 from avel_annotate.labelstudio.client import LsClient
+from avel_annotate.services.labelstudio import STORAGE_TITLE, label_config
+from avel_annotate.services.store import store_session
+from avel_annotate.store.clips import category_names
 from avel_annotate.store.tables import LsProject
 
 log = logging.getLogger(__name__)
@@ -97,3 +103,41 @@ def pending_project(session: Session, client: LsClient, title: str, config_sha: 
     row.ls_project_id = -row.id
     session.flush()
     return row
+
+
+def ensure_project(
+    client: LsClient,
+    settings: Settings,
+    title: str,
+    project_settings: dict[str, Any],
+    *,
+    reapply: bool = False,
+) -> tuple[int, int, str]:
+    """``(store project pk, Label Studio project id, project key)``: this store's project of
+    ``title`` on the server however it is reached (found by its key), else created with our
+    label config and ``project_settings`` (applied again each time when ``reapply``, so one
+    changed by hand gets them back). Its local-files storage is pointed at the clips folder as
+    it is now (the data dir may have moved)."""
+    with store_session(settings) as session:
+        config = label_config(category_names(session))
+        sha = config_sha256(config)
+        proj = find_project(session, client, title) or pending_project(session, client, title, sha)
+        pk, pid, key = proj.id, proj.ls_project_id, key_of(proj)
+        stored_sha = proj.label_config_sha256
+    if pid < 0:
+        pid = client.create_project(title, config, description=describe(key), **project_settings)
+        stored_sha = sha
+    if stored_sha != sha:
+        client.update_project(pid, label_config=config)
+    if reapply:
+        client.update_project(pid, **project_settings)
+    clips_dir = settings.clips_dir.resolve()
+    clips_dir.mkdir(parents=True, exist_ok=True)
+    storage = client.ensure_local_storage(pid, str(clips_dir), STORAGE_TITLE)
+    with store_session(settings) as session:
+        row = session.get(LsProject, pk)
+        assert row is not None
+        follow(session, row, client.url, pid)
+        row.label_config_sha256 = sha
+        row.storage_id = storage
+    return pk, pid, key

@@ -28,14 +28,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from avel_annotate.config import Settings
-from avel_annotate.domain.labelconfig import config_sha256
-from avel_annotate.domain.ls_identity import describe
 from avel_annotate.labelstudio.client import LsClient
-from avel_annotate.services.labelstudio import STORAGE_TITLE, label_config
-from avel_annotate.services.ls_projects import find_project, follow, key_of, pending_project
-from avel_annotate.services.store import store_session
+from avel_annotate.services.ls_projects import ensure_project, find_project
 from avel_annotate.store import annotations as q
-from avel_annotate.store.clips import category_names
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Annotation, Clip, LsProject, LsTask
 
@@ -72,33 +67,7 @@ def ensure_recheck_project(
     """``(store project pk, Label Studio project id, key)`` of the re-check project of
     ``project`` on this server (found by its key under any URL), else created. Its hiding
     settings are applied every time, so one changed by hand gets them back."""
-    title = recheck_title(project)
-    with store_session(settings) as session:
-        config = label_config(category_names(session))
-        sha = config_sha256(config)
-        proj = find_project(session, client, title) or pending_project(session, client, title, sha)
-        pk, pid, key, stored_sha = (
-            proj.id,
-            proj.ls_project_id,
-            key_of(proj),
-            proj.label_config_sha256,
-        )
-    if pid < 0:
-        pid = client.create_project(title, config, description=describe(key), **PROJECT_SETTINGS)
-        stored_sha = sha
-    if stored_sha != sha:
-        client.update_project(pid, label_config=config)
-    client.update_project(pid, **PROJECT_SETTINGS)
-    clips_dir = settings.clips_dir.resolve()
-    clips_dir.mkdir(parents=True, exist_ok=True)
-    storage = client.ensure_local_storage(pid, str(clips_dir), STORAGE_TITLE)
-    with store_session(settings) as session:
-        row = session.get(LsProject, pk)
-        assert row is not None
-        follow(session, row, client.url, pid)
-        row.label_config_sha256 = sha
-        row.storage_id = storage
-    return pk, pid, key
+    return ensure_project(client, settings, recheck_title(project), PROJECT_SETTINGS, reapply=True)
 
 
 def find_recheck_project(session: Session, client: LsClient, project: str) -> LsProject | None:
