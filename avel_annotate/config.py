@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from avel_annotate import fileio
 from avel_annotate.errors import ConfigError
 
 DEFAULT_DATA_DIR = Path("avel-data")
@@ -40,8 +41,6 @@ class Settings:
     config_path: Path = DEFAULT_DATA_DIR / CONFIG_FILE_NAME
     ls_url: str = DEFAULT_LS_URL
     ls_api_key: str | None = field(default=None, repr=False)
-    verbose: bool = False
-    json: bool = False
     progress: bool = True
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     proxy: str | None = field(default=None, repr=False)
@@ -110,19 +109,15 @@ def write_config_values(path: Path, values: Mapping[str, str]) -> None:
     """Merge ``values`` into the config file, atomically, readable by the owner only (0600)."""
     current = read_config_file(path)
     current.update(values)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        for key in sorted(current):
-            value = current[key]
-            if isinstance(value, bool):
-                fh.write(f"{key} = {'true' if value else 'false'}\n")
-            else:
-                escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-                fh.write(f'{key} = "{escaped}"\n')
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    lines = []
+    for key in sorted(current):
+        value = current[key]
+        if isinstance(value, bool):
+            lines.append(f"{key} = {'true' if value else 'false'}\n")
+        else:
+            escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'{key} = "{escaped}"\n')
+    fileio.write_text(path, "".join(lines), mode=0o600)
 
 
 def load_settings(
@@ -130,8 +125,6 @@ def load_settings(
     data_dir: Path | None = None,
     db_url: str | None = None,
     config_path: Path | None = None,
-    verbose: bool = False,
-    json: bool = False,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
@@ -163,7 +156,5 @@ def load_settings(
         data_dir=ddir,
         db_url=normalise_db_url(str(url)),
         config_path=cpath,
-        verbose=verbose,
-        json=json,
         **{k: v for k, v in values.items() if k in valid},
     )

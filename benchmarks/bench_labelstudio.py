@@ -27,7 +27,7 @@ from avel_annotate.domain.ls_results import labels_to_result
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import start_server
 from avel_annotate.services import annotate
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_engine
 from avel_annotate.store import annotations as q
 from avel_annotate.store.clips import ensure_categories
 from avel_annotate.store.engine import session_scope
@@ -56,7 +56,7 @@ def main() -> None:
         start_s = time.perf_counter() - t0
         try:
             settings = settings.with_(ls_url=server.url, ls_api_key=token)
-            engine = open_store(settings)
+            engine = open_engine(settings)
             with session_scope(engine) as s:
                 cats = ensure_categories(s, ["dog", "cat", "car"])
                 media = data_dir / "clips" / "bench.mp4"
@@ -107,7 +107,7 @@ def main() -> None:
                 for r in rows
             ]
             ids = sdk.projects.import_tasks(pid, request=data, return_task_ids=True).task_ids
-            engine = open_store(settings)
+            engine = open_engine(settings)
             with session_scope(engine) as s:
                 project = q.add_project(s, server.url, pid, "bench-pull", "-")
                 pks = q.clip_pks(s, [r["clip_id"] for r in rows])

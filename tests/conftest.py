@@ -27,6 +27,7 @@ from avel_annotate.labelstudio.server import (
     find_label_studio,
     start_server,
 )
+from avel_annotate.services.store import Store, open_store
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "samples"
 
@@ -96,6 +97,45 @@ def any_settings(request: pytest.FixtureRequest, data_dir: Path) -> Settings:
         return load_settings(data_dir=data_dir, overrides={"progress": False}, environ={})
     url = request.getfixturevalue("pg_url")
     return load_settings(data_dir=data_dir, db_url=url, overrides={"progress": False}, environ={})
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    """The ``settings`` fixture's database, opened as a command opens it."""
+    with open_store(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+def any_store(any_settings: Settings) -> Iterator[Store]:
+    """``store`` on SQLite and on a real PostgreSQL database."""
+    with open_store(any_settings) as opened:
+        yield opened
+
+
+# Skips that say something true about the machine, not about a missing part of the setup.
+MACHINE_SKIPS = (
+    "root writes into read-only folders",
+    "needs a machine without CUDA",
+    "cannot mount a tmpfs",
+    "no node on PATH",
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """With ``AVEL_NO_SKIPS=1`` (CI), a test skipped for a missing part (``../shared``, ffmpeg,
+    PostgreSQL, Label Studio, chromium) fails instead of passing silently."""
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.skipped and os.environ.get("AVEL_NO_SKIPS")):
+        return
+    reason = (
+        str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    )
+    if not any(fact in reason for fact in MACHINE_SKIPS):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under AVEL_NO_SKIPS=1 (set up what it needs): {reason}"
 
 
 @pytest.fixture

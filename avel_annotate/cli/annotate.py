@@ -7,8 +7,8 @@ import sys
 import typer
 
 from avel_annotate.cli import gold as gold_cmd
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import counts, emit_json, kv, line
-from avel_annotate.config import Settings
 from avel_annotate.services import annotate, qc
 
 app = typer.Typer(help="Annotation in Label Studio: push tasks, pull labels, quality control.")
@@ -17,7 +17,6 @@ app.add_typer(qc_app, name="qc")
 app.add_typer(gold_cmd.app, name="gold")
 
 PROJECT = typer.Option(annotate.DEFAULT_PROJECT, "--project", help="Label Studio project title.")
-JSON = typer.Option(False, "--json", help="Print the report as JSON.")
 
 
 def _figs(f: qc.ag.Figures) -> list[str]:
@@ -40,7 +39,8 @@ def push(
     json_out: bool = JSON,
 ) -> None:
     """Create tasks for fetched clips not pushed yet (safe to re-run after an interruption)."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = annotate.push(
         settings,
         project=project,
@@ -51,7 +51,7 @@ def push(
         seed=seed,
         gold_rate=gold_rate,
     )
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
         return
     kv(
@@ -71,9 +71,10 @@ def push(
 @app.command("pull")
 def pull(ctx: typer.Context, project: str = PROJECT, json_out: bool = JSON) -> None:
     """Store new, edited and deleted annotations; update curated labels."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = annotate.pull(settings, project=project)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
         return
     kv(
@@ -104,11 +105,12 @@ def sample(
 ) -> None:
     """Draw the re-check set and send it to the re-check project (no predictions, no first
     pass, never served to its first annotator)."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = qc.qc_sample(
         settings, project=project, fraction=fraction, seed=seed, annotators=annotator
     )
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
         return
     kv(
@@ -150,9 +152,10 @@ def report(
 ) -> None:
     """Agreement: per second (pooled kappa), category, per annotator/category, model vs human;
     accuracy on gold; acceptance of pre-filled predictions."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     r = qc.qc_report(settings, gold_threshold=gold_threshold, gold_min_answers=gold_min_answers)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(r)
         return
     _say(f"drawn {r.drawn}, re-checked {r.rechecked}, waiting {r.pending}")
@@ -190,11 +193,12 @@ def adjudicate(
     json_out: bool = JSON,
 ) -> None:
     """Resolve a re-check disagreement."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     r = qc.adjudicate(
         settings, clip_id, accept=accept, third_pass=third_pass, by=by, project=project
     )
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(r)
         return
     what = "sent to a third pass"

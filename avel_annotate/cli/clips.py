@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import counts, emit_json, kv, line, rows
-from avel_annotate.config import Settings
 from avel_annotate.services import clips, splits
 
 app = typer.Typer(help="Clip lists: import them, inspect what is stored.")
@@ -29,14 +29,15 @@ def import_(
         "--rejects",
         help="Where rejected rows go (default <data-dir>/rejects/<name>.rejects.csv).",
     ),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """Import a clip list. Every row is checked first; one bad row imports nothing."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = clips.import_clip_list(
         settings, path, fmt, skip_invalid=skip_invalid, rejects_path=rejects
     )
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
         return
     for problem in report.problems:
@@ -59,11 +60,12 @@ def import_(
 
 
 @app.command("stats")
-def stats(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+def stats(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Counts of clips by status, split and category, and curated clips by split."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = clips.clip_stats(settings)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
         return
     kv("clips", {"total": report.total, "short (padded)": report.short})
@@ -83,9 +85,10 @@ def list_(
     json_out: bool = typer.Option(False, "--json", help="One JSON record per clip."),
 ) -> None:
     """List clips with their paths and status."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     records = clips.list_clips(settings, status=status, split=split, limit=limit)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(records)
         return
     rows(
@@ -106,12 +109,13 @@ def import_split(
         help="train_order.h5 val_order.h5 test_order.h5 (the AVE release) or trainSet.txt "
         "valSet.txt testSet.txt (the AVE zip).",
     ),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """Set the AVE benchmark train/val/test split of the imported Annotations rows."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = clips.import_ave_split(settings, paths)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
         return
     kv(
@@ -134,14 +138,15 @@ def assign(
         False, "--include-list-splits", help="Also re-split clips whose list gave a split."
     ),
     force: bool = typer.Option(False, "--force", help="Also move clips that have annotations."),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """Assign train/val/test stratified by category, reproducibly."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = splits.assign(
         settings, ratios, seed, include_list_splits=include_list_splits, force=force
     )
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
         return
     kv(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import emit_json, kv
-from avel_annotate.config import Settings
 from avel_annotate.services import store
 
 app = typer.Typer(help="Database schema: upgrade to the newest revision, show the current one.")
@@ -17,20 +17,22 @@ def upgrade(
     revision: str = typer.Argument("head", help="Target revision."),
 ) -> None:
     """Create or upgrade the database to the newest schema (Alembic migrations)."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = store.db_upgrade(settings, revision)
-    if settings.json:
+    if e.json:
         emit_json(report)
     else:
         kv("database upgraded", {"url": report.url, "from": report.before, "to": report.after})
 
 
 @app.command("current")
-def current(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+def current(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Show the database's schema revision and whether it is the newest."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = store.db_current(settings)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json({**report.__dict__, "up_to_date": report.up_to_date, "state": report.state})
     else:
         state = report.state

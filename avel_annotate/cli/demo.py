@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import emit_json, kv, line
-from avel_annotate.config import Settings
 from avel_annotate.services.demo import run_demo
 
 
@@ -16,11 +16,12 @@ def demo(
     no_labelstudio: bool = typer.Option(
         False, "--no-labelstudio", help="Skip starting Label Studio and pushing tasks."
     ),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """The whole loop offline on generated clips: fetch, features, train, predict, push, report."""
-    settings: Settings = ctx.obj
-    quiet = settings.json or json_out
+    e = env(ctx)
+    settings = e.settings
+    quiet = e.out(json_out).json
     report = run_demo(
         settings,
         n_clips=clips,

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import emit_json, rows
-from avel_annotate.config import Settings
 from avel_annotate.services import doctor as svc
 
 
-def doctor(
-    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
-) -> None:
+def doctor(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Check ffmpeg, the JS runtime and EJS, yt-dlp, disk, store, Label Studio, torch, weights."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = svc.doctor(settings)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json({"ok": report.ok, "checks": report.checks})
     else:
         rows(

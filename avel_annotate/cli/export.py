@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import emit_json, kv
-from avel_annotate.config import Settings
 from avel_annotate.services import export as service
 
 
@@ -20,10 +20,11 @@ def export(
     features: str | None = typer.Option(None, "--features", help="Feature kind (ave-h5)."),
     allow_random: bool = typer.Option(False, "--allow-random-features"),
     force: bool = typer.Option(False, "--force", help="Replace existing export files."),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """Export labelled clips with a dataset card (counts, agreement, label definition)."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = service.export(
         settings,
         fmt,
@@ -34,7 +35,7 @@ def export(
         allow_random_features=allow_random,
         force=force,
     )
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
     else:
         kv(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import emit_json, kv, line
-from avel_annotate.config import Settings
 from avel_annotate.domain.device import DEVICE_HELP
 from avel_annotate.services import features
 
@@ -37,10 +37,11 @@ def extract(
         help="Decode processes (default: cores - 1 on a GPU, 1 on the CPU; 0: in this process).",
     ),
     force: bool = typer.Option(False, "--force", help="Recompute clips that have features."),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """Compute visual [10,7,7,512] and audio [10,128] float16 features per clip."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     options = features.ExtractOptions(
         device=device or settings.device,
         dtype=dtype,
@@ -54,7 +55,7 @@ def extract(
         decode_workers=-1 if decode_workers is None else decode_workers,
     )
     report = features.extract_features(settings, options, split=split, limit=limit, force=force)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
         return
     if report.random_weights:
@@ -83,5 +84,5 @@ def import_ave_h5(
     ),
 ) -> None:
     """Import the authors' released AVE features (float64 in, float16 stored)."""
-    report = features.import_ave_features(ctx.obj, folder, annotations)
+    report = features.import_ave_features(env(ctx).settings, folder, annotations)
     kv("imported AVE features", report.__dict__)

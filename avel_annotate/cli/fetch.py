@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import counts, emit_json, err, kv, line, rows
-from avel_annotate.config import Settings
 from avel_annotate.services import fetch
 
 app = typer.Typer(help="Download, normalise and verify clips (resumable; the store is the queue).")
@@ -45,12 +45,13 @@ def fetch_(
     preset: str = typer.Option(
         "ultrafast", "--encoder-preset", help="x264 preset of the normalised mp4 (size vs CPU)."
     ),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """Fetch every pending clip (after importing --csv): 10-s mp4 + 16 kHz wav per clip."""
     if ctx.invoked_subcommand is not None:
         return
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     fetch.check_proxy_argument(proxy)
     opts = fetch.FetchOptions(
         limit=limit,
@@ -69,7 +70,7 @@ def fetch_(
         normalise=fetch.NormaliseSettings(preset=preset),
     )
     report = fetch.fetch_clips(settings, opts, csv_path=csv)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
     else:
         if report.imported is not None:
@@ -107,11 +108,12 @@ def fetch_(
 
 
 @app.command("status")
-def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+def status(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Counts by status and error class, the last hour's rate and the ETA."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = fetch.fetch_status(settings)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
         return
     eta = f"{report.eta_s / 3600:.1f} h" if report.eta_s is not None else None

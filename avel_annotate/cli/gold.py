@@ -7,14 +7,13 @@ from pathlib import Path
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import emit_json, kv, rows
-from avel_annotate.config import Settings
 from avel_annotate.errors import ConfigError
 from avel_annotate.services import gold
 from avel_annotate.services.gold import GoldReport
 
 app = typer.Typer(help="Gold clips: known labels, mixed into first-pass pushes unannounced.")
-JSON = typer.Option(False, "--json", help="Print the report as JSON.")
 
 
 @app.command("add")
@@ -30,14 +29,15 @@ def add(
     json_out: bool = JSON,
 ) -> None:
     """Mark clips gold: from an expert file, or from their re-checked curated labels."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     if (file is None) == (not from_curated):
         raise ConfigError("give exactly one of FILE and --from-curated CLIP", "see --help")
     if file is not None:
         r = gold.add_from_file(settings, file, by=by)
     else:
         r = gold.add_from_curated(settings, from_curated, by=by)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(r)
         return
     curated = r.curated.added + r.curated.changed
@@ -50,9 +50,10 @@ def add(
 @app.command("list")
 def list_(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Gold clips, their labels, where they came from, copies pushed and answers."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     found = gold.list_gold(settings)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(found)
         return
     rows(
@@ -80,9 +81,10 @@ def remove(
     json_out: bool = JSON,
 ) -> None:
     """Unmark gold clips (their curated labels follow the annotations again)."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     r = gold.remove(settings, clip_ids)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(r)
         return
     kv("gold clips removed", {"clips": len(r.removed), "curated removed": r.curated.removed})

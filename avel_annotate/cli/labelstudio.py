@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import emit_json
-from avel_annotate.config import Settings
 from avel_annotate.services import labelstudio
 
 app = typer.Typer(help="A local Label Studio server.")
@@ -32,14 +32,15 @@ def serve(
         "127.0.0.1", "--host", help="Address to bind; beyond loopback (e.g. 0.0.0.0) for a team."
     ),
     ls_data_dir: Path | None = LS_DATA_DIR,
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """Start Label Studio headless; save its URL and token to the config file. Ctrl-C, SIGTERM
     or SIGHUP stop it with this command."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
 
     def ready(report: labelstudio.ServeReport) -> None:
-        if settings.json or json_out:
+        if e.out(json_out).json:
             emit_json(report)
             return
         _say(f"Label Studio is running at {report.url} (pid {report.pid})")
@@ -61,7 +62,8 @@ def serve(
 @app.command("stop")
 def stop(ctx: typer.Context, ls_data_dir: Path | None = LS_DATA_DIR) -> None:
     """Stop the server a `serve` of this data dir left running (e.g. after its terminal died)."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     stopped = labelstudio.stop_local_server(settings, ls_data_dir)
     if stopped is None:
         _say("no Label Studio server is recorded for this data dir")

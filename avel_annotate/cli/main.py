@@ -23,6 +23,7 @@ from avel_annotate.cli import labelstudio as labelstudio_cmd
 from avel_annotate.cli import model as model_cmd
 from avel_annotate.cli import predict as predict_cmd
 from avel_annotate.cli import report as report_cmd
+from avel_annotate.cli.output import Env
 from avel_annotate.cli.render import err
 from avel_annotate.config import load_settings
 from avel_annotate.errors import AvelError, ClipListError
@@ -101,14 +102,9 @@ def main(
         stream=sys.stderr,
     )
     overrides = {"progress": False} if no_progress else {}
-    ctx.obj = load_settings(
-        data_dir=data_dir,
-        db_url=db,
-        config_path=config,
-        verbose=verbose,
-        json=json_out,
-        overrides=overrides,
-    )
+    settings = load_settings(data_dir=data_dir, db_url=db, config_path=config, overrides=overrides)
+    ctx.obj = Env(settings, json=json_out, verbose=verbose)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import emit_json, kv, line, rows
-from avel_annotate.config import Settings
 from avel_annotate.domain.device import DEVICE_HELP
 from avel_annotate.services import models
 
@@ -42,13 +42,14 @@ def train(
     feature_cache: bool = typer.Option(
         True, "--feature-cache/--no-feature-cache", help="Read features from a packed cache."
     ),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """Train CPSP (stage 1 PSP, stage 2 PSA_S then PSA_V) and register a model version."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
 
     def on_epoch(rec: models.EpochRecord) -> None:
-        if not (settings.json or json_out):
+        if not (e.out(json_out).json):
             loss = rec.losses.get("total", sum(rec.losses.values()))
             star = " *" if rec.best else ""
             line(
@@ -79,7 +80,7 @@ def train(
         weak_loss=weak_loss,
         feature_cache=feature_cache,
     )
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
         return
     kv(
@@ -111,10 +112,11 @@ def evaluate(
     features: str | None = typer.Option(None, "--features"),
     labels: str = typer.Option("curated", "--labels", help="curated | list."),
     allow_random: bool = typer.Option(False, "--allow-random-features"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """Segment accuracy, per-class accuracy, D_ae/D_bg, event F1, confusion matrix."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = models.evaluate_model(
         settings,
         model,
@@ -124,7 +126,7 @@ def evaluate(
         labels=labels,
         allow_random_features=allow_random,
     )
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
         return
     m = report.metrics
@@ -149,14 +151,15 @@ def import_official(
         None, "--categories", help="Class names, one per line (default: the store's)."
     ),
     no_default: bool = typer.Option(False, "--no-default"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """Register an official CPSP/PSP checkpoint as a model version."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = models.import_official(
         settings, path, variant, name, categories_file=categories, make_default=not no_default
     )
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
     else:
         kv(f"imported {report.variant} as {report.name}", report.__dict__)
@@ -165,16 +168,17 @@ def import_official(
 @app.command("default")
 def set_default(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     """Make a version the default for pre-labelling."""
-    info = models.set_default_version(ctx.obj, name)
+    info = models.set_default_version(env(ctx).settings, name)
     line(f"default model: {info.name}")
 
 
 @models_app.command("list")
-def list_(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+def list_(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Versions with their data snapshot, metrics and which is the default."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     versions = models.list_versions(settings)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(versions)
         return
     rows(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import emit_json, kv
-from avel_annotate.config import Settings
 from avel_annotate.domain.device import DEVICE_HELP
 from avel_annotate.services import predict as service
 
@@ -18,10 +18,11 @@ def predict(
     device: str | None = typer.Option(None, "--device", help=DEVICE_HELP + " Env: AVEL_DEVICE."),
     features: str | None = typer.Option(None, "--features", help="Feature kind in the store."),
     allow_random: bool = typer.Option(False, "--allow-random-features"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
 ) -> None:
     """Pre-label clips: per-second event probabilities, category, 0/1 labels, confidence."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     report = service.predict(
         settings,
         model,
@@ -31,7 +32,7 @@ def predict(
         features=features,
         allow_random_features=allow_random,
     )
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(report)
     else:
         kv(f"predictions of {report.model}", report.__dict__)

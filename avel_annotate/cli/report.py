@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import emit_json, line
-from avel_annotate.config import Settings
 from avel_annotate.services.report import write_report
 
 
@@ -16,15 +16,16 @@ def report(
     out: Path | None = typer.Option(
         None, "--out", help="HTML file (default <data-dir>/report.html)."
     ),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JSON,
     figure: list[Path] = typer.Option(
         [], "--figure", help="An SVG/PNG plot to embed (repeatable), e.g. the loop benchmark's."
     ),
 ) -> None:
     """One self-contained HTML page: clips, fetch outcomes, agreement, models, timelines."""
-    settings: Settings = ctx.obj
+    e = env(ctx)
+    settings = e.settings
     summary = write_report(settings, out, figure)
-    if settings.json or json_out:
+    if e.out(json_out).json:
         emit_json(summary)
     else:
         line(

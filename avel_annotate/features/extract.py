@@ -32,6 +32,7 @@ from avel_annotate.features.decode_pool import DecodeFn, iter_decoded
 from avel_annotate.features.provenance import RANDOM, Provenance
 from avel_annotate.features.vgg import PREPROCESSINGS, build_visual, preprocess
 from avel_annotate.features.vggish import SAMPLE_RATE, LogMelFrontEnd, PCAQuantize, VGGish
+from avel_annotate.fileio import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class Extractor:
         try:
             path = W.resolve_weights(options.visual, options.visual_weights)
             W.load_visual(visual_net, options.visual, path)
-            visual_weights = f"sha256:{W.sha256_file(path)}"
+            visual_weights = f"sha256:{sha256_file(path)}"
         except WeightsNotFoundError:
             if not options.allow_random_weights:
                 raise
@@ -156,7 +157,7 @@ class Extractor:
         try:
             path = W.resolve_weights("vggish", options.vggish_weights)
             layout = W.load_vggish(vggish_net, path)
-            audio_weights = f"sha256:{W.sha256_file(path)}"
+            audio_weights = f"sha256:{sha256_file(path)}"
         except WeightsNotFoundError:
             if not options.allow_random_weights:
                 raise
@@ -168,7 +169,7 @@ class Extractor:
         postprocess = "none"
         if options.pca_params is not None:
             pca = W.load_pca(options.pca_params)
-            postprocess = f"pca-quantize:sha256:{W.sha256_file(options.pca_params)}"
+            postprocess = f"pca-quantize:sha256:{sha256_file(options.pca_params)}"
 
         if random_parts:
             logger.warning(

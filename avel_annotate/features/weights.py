@@ -11,7 +11,6 @@ and the only keys allowed to be left over are the classifier heads we do not bui
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,14 +95,6 @@ def resolve_weights(model: str, explicit: str | Path | None = None) -> Path:
             "or pass --allow-random-weights for a smoke test only"
         ),
     )
-
-
-def sha256_file(path: str | Path, chunk_bytes: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:

@@ -8,7 +8,6 @@ present, duration, size. Failures raise :class:`ProbeError` whose ``detail`` is 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import wave
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import ffmpeg
 
 from avel_annotate.errors import MediaError
+from avel_annotate.fileio import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +117,6 @@ class VerifiedClip:
     wav_bytes: int
     media_sha256: str
     wav_sha256: str
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_clip(mp4: Path, wav: Path, clip_id: str) -> VerifiedClip:

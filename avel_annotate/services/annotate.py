@@ -33,7 +33,7 @@ from avel_annotate.services import gold, recheck
 from avel_annotate.services.curation import CurationChanges, recompute_curated
 from avel_annotate.services.labelstudio import STORAGE_TITLE, client_for
 from avel_annotate.services.ls_projects import ensure_project, require_project
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_engine
 from avel_annotate.store import annotations as q
 from avel_annotate.store.clips import category_ids, category_names
 from avel_annotate.store.engine import session_scope
@@ -116,7 +116,7 @@ def push(
         raise ConfigError("--order uncertainty needs --model VERSION", "name a model version")
     client = client or client_for(settings)
     project_pk, pid, key = _ensure_project(client, settings, project)
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as session:
             mv_pk = None
@@ -252,7 +252,7 @@ def pull(
 
     ``client``: another client of the same interface (the loop benchmark's scripted one)."""
     client = client or client_for(settings)
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as session:
             proj = require_project(session, client, project)

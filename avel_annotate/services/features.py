@@ -15,11 +15,11 @@ from avel_annotate.features.ave_h5 import AVE_EXTRACTOR, import_ave_h5
 from avel_annotate.features.decode_pool import default_workers
 from avel_annotate.features.extract import ClipResult, Extractor, ExtractorOptions
 from avel_annotate.features.store_files import feature_path, read_features, write_features
-from avel_annotate.features.weights import sha256_file
+from avel_annotate.fileio import sha256_file
 from avel_annotate.media.decode import decode_clip, decoder_description
 from avel_annotate.services.device import pick_device
 from avel_annotate.services.progress import ProgressBar
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_engine
 from avel_annotate.store import features as q
 from avel_annotate.store.clips import clip_pk_map
 from avel_annotate.store.engine import session_scope
@@ -72,7 +72,7 @@ def extract_features(
     extractor = Extractor.from_options(options)
     name = extractor.name + (RANDOM_SUFFIX if extractor.provenance.random else "")
     provenance = replace(extractor.provenance, extractor=name)
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as session:
             todo = q.clips_needing_features(session, name, split=split, limit=limit, force=force)
@@ -154,7 +154,7 @@ def import_ave_features(
             f"{ann}: {len(parsed.problems)} bad row(s)", problems=parsed.problem_lines()
         )
     row_ids = [f"{r.ytid}_000000" for r in parsed.rows]
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as session:
             pks = clip_pk_map(session, row_ids)

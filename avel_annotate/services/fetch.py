@@ -45,7 +45,7 @@ from avel_annotate.media import probe as pr
 from avel_annotate.services import fetch_preflight as pf
 from avel_annotate.services.clips import ImportReport, import_clip_list
 from avel_annotate.services.progress import ProgressBar
-from avel_annotate.services.store import open_store, store_session
+from avel_annotate.services.store import open_engine, store_session
 from avel_annotate.store import fetch_queue as fq
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import utcnow
@@ -636,7 +636,7 @@ def fetch_clips(
             f"fetch cannot write its work folder {work_root}: {e.strerror}",
             fe.ENV_FIXES.get(c.error_class, "check the data dir or use --data-dir"),
         ) from e
-    engine = open_store(settings)
+    engine = open_engine(settings)
     stop = threading.Event()
     run = _Run(
         settings, opts, engine, owner, work_root, stop, _Gate(opts.rate_limit_per_hour, stop)

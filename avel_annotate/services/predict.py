@@ -19,7 +19,7 @@ from avel_annotate.model.network import predict as model_predict
 from avel_annotate.services.device import pick_device
 from avel_annotate.services.models import load_version, pick_extractor
 from avel_annotate.services.progress import ProgressBar
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_engine
 from avel_annotate.store import models as mq
 from avel_annotate.store import predictions as q
 from avel_annotate.store.clips import category_ids
@@ -68,7 +68,7 @@ def predict(
     loaded = load_version(settings, model)
     net = loaded.model.to(device).eval()
     background = net.config.n_categories
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as session:
             extractor = pick_extractor(session, features)

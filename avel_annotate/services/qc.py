@@ -30,7 +30,7 @@ from avel_annotate.services.curation import CurationChanges, recompute_curated, 
 from avel_annotate.services.gold import GoldReport, gold_report
 from avel_annotate.services.labelstudio import client_for
 from avel_annotate.services.ls_projects import require_project
-from avel_annotate.services.store import open_store, store_session
+from avel_annotate.services.store import open_engine, store_session
 from avel_annotate.store import annotations as q
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Adjudication
@@ -107,7 +107,7 @@ def qc_sample(
     if not 0.0 < fraction <= 1.0:
         raise ConfigError(f"--fraction {fraction} is not in (0, 1]", "use e.g. 0.6")
     client = client_for(settings)
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as session:
             proj = require_project(session, client, project)
@@ -421,7 +421,7 @@ def adjudicate(
         raise ConfigError("give exactly one of --accept ANNOTATION_ID and --third-pass")
     who = by or getpass.getuser()
     client = client_for(settings)
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as session:
             clip = q.clip_by_id(session, clip_id)

@@ -1,4 +1,8 @@
-"""Open the store for a command, and the `avel db` operations."""
+"""Open the store for a command, and the `avel db` operations.
+
+A command opens one :class:`Store` (``open_store``) and passes it to the service functions it
+calls; they take short ``store.session()`` units of work from it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine  # TRANSITIONAL
 from sqlalchemy.orm import Session
 
 from avel_annotate.config import Settings
-from avel_annotate.store.engine import make_engine, safe_url, session_scope
+from avel_annotate.store.database import Store as Store
+from avel_annotate.store.engine import make_engine, safe_url
 from avel_annotate.store.migrate import (
     UpgradeReport,
     current_revision,
@@ -21,8 +26,13 @@ from avel_annotate.store.migrate import (
 )
 
 
-def open_store(settings: Settings) -> Engine:
-    """An engine on a database at the migration head (a new empty database is created)."""
+def open_store(settings: Settings) -> Store:
+    """The settings' database, at the migration head (a new empty database is created)."""
+    return Store.open(settings.db_url)
+
+
+def open_engine(settings: Settings) -> Engine:
+    """TRANSITIONAL (removed once every service takes a Store): a bare engine."""
     engine = make_engine(settings.db_url)
     ensure_schema(engine)
     return engine
@@ -30,13 +40,10 @@ def open_store(settings: Settings) -> Engine:
 
 @contextmanager
 def store_session(settings: Settings) -> Iterator[Session]:
-    """One unit of work on the settings' store: commit on success, roll back on error."""
-    engine = open_store(settings)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
+    """TRANSITIONAL (removed once every service takes a Store): open, one unit of work,
+    dispose."""
+    with open_store(settings) as store, store.session() as session:
+        yield session
 
 
 def db_upgrade(settings: Settings, revision: str = "head") -> UpgradeReport:

@@ -183,11 +183,11 @@ def _add_model(settings: Settings, segments: str) -> None:
     """A model version with one prediction per clip (what the first pass starts from)."""
     from sqlalchemy import insert, select
 
-    from avel_annotate.services.store import open_store
+    from avel_annotate.services.store import open_engine
     from avel_annotate.store.engine import session_scope
     from avel_annotate.store.tables import Clip, ModelVersion, Prediction
 
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as s:
             mv = ModelVersion(

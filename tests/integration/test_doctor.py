@@ -52,9 +52,9 @@ def test_doctor_masks_the_store_password_and_reports_unreachable(tmp_path: Path)
 
 
 def test_doctor_schema_revision(settings: Settings) -> None:
-    from avel_annotate.services.store import open_store
+    from avel_annotate.services.store import open_engine
 
-    open_store(settings).dispose()  # make the database
+    open_engine(settings).dispose()  # make the database
     checks = {c.name: c for c in doctor(settings).checks}
     assert checks["schema"].ok and "(head)" in checks["schema"].detail
 

@@ -16,8 +16,9 @@ import pytest
 
 from avel_annotate.config import Settings
 from avel_annotate.domain.fetch_errors import RetryPolicy
+from avel_annotate.fileio import sha256_file
 from avel_annotate.media.http_server import RangeServer
-from avel_annotate.media.probe import probe_media, sha256_file
+from avel_annotate.media.probe import probe_media
 from avel_annotate.services.clips import list_clips
 from avel_annotate.services.fetch import FetchOptions, fetch_clips, fetch_status
 from tests.helpers.media import make_source
@@ -121,11 +122,11 @@ def test_short_source_checked_with_full_download(
     """The generic extractor knows no duration: a full download confirms a short section."""
     csv = write_list(tmp_path / "l.csv", [("shortclip01", 3)])
     fetch_clips(settings, opts(server), csv_path=csv)
-    from avel_annotate.services.store import open_store
+    from avel_annotate.services.store import open_engine
     from avel_annotate.store.engine import session_scope
     from avel_annotate.store.tables import Clip
 
-    engine = open_store(settings)
+    engine = open_engine(settings)
     with session_scope(engine) as s:
         clip = s.query(Clip).one()
         assert (clip.status, clip.is_short, clip.attempts) == ("fetched", True, 2)

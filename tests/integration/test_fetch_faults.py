@@ -20,14 +20,14 @@ import pytest
 from avel_annotate.config import Settings
 from avel_annotate.domain.fetch_errors import RetryPolicy
 from avel_annotate.errors import ConfigError, MediaError
+from avel_annotate.fileio import sha256_file
 from avel_annotate.media import download as dl
 from avel_annotate.media.http_server import RangeServer
-from avel_annotate.media.probe import sha256_file
 from avel_annotate.media.ytdlp_env import inspect_ytdlp, wheel_deno_path
 from avel_annotate.services import fetch as svc
 from avel_annotate.services.clips import import_clip_list, list_clips
 from avel_annotate.services.fetch import FetchOptions, fetch_clips
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_engine
 from avel_annotate.store import fetch_queue as fq
 from avel_annotate.store.engine import session_scope
 from tests.helpers.media import serve_copies
@@ -84,7 +84,7 @@ def _by_id(settings: Settings) -> dict[str, Any]:
 
 def _rows(settings: Settings) -> dict[str, dict[str, Any]]:
     """The stored rows as the store has them (fetched_at and checksums included)."""
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as s:
             cols = ("status", "fetched_at", "media_sha256", "wav_sha256", "attempts", "lease_owner")
@@ -203,7 +203,7 @@ def test_a_worker_that_lost_its_lease_neither_commits_nor_deletes(
 ) -> None:
     settings = any_settings
     _import(settings, tmp_path, IDS[:1])
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         stale_opts = _opts(server)
         stop = threading.Event()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from avel_annotate.config import Settings
 from avel_annotate.services import qc, recheck
 from avel_annotate.services.curation import curated_labels, recompute_curated
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_engine
 from avel_annotate.store import annotations as q
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Annotation, Category, Clip, LsTask
@@ -24,7 +24,7 @@ A, B, C = "1100000000", "1110000000", "0000000011"
 def test_every_drawn_clip_has_a_state_with_a_next_step(any_settings: Settings):
     s = any_settings
     ids = add_clips(s, 6, ["dog"])
-    engine = open_store(s)
+    engine = open_engine(s)
     ls_ids = iter(range(1000, 2000))
     with session_scope(engine) as session:
         dog = session.scalar(select(Category.id).where(Category.name == "dog"))

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from avel_annotate.config import Settings
 from avel_annotate.errors import ClipListError, SchemaOutdatedError
 from avel_annotate.services import clips, splits
-from avel_annotate.services.store import db_current, db_upgrade, open_store
+from avel_annotate.services.store import db_current, db_upgrade, open_engine
 from avel_annotate.store import migrate
 from avel_annotate.store.engine import make_engine, session_scope
 from avel_annotate.store.tables import (
@@ -198,7 +198,7 @@ def test_split_assign_keeps_list_splits_and_annotated_clips(any_settings: Settin
     first = splits.assign(any_settings, "60/20/20", seed=5)
     assert first.counts == {"test": 4, "train": 12, "val": 4}
     assert first.kept_list == 4
-    engine = open_store(any_settings)
+    engine = open_engine(any_settings)
     with session_scope(engine) as s:
         clip = s.scalars(select(Clip).where(Clip.split == "val").order_by(Clip.id)).first()
         assert clip is not None

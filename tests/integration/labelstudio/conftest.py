@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import insert
 
 from avel_annotate.config import Settings
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_engine
 from avel_annotate.store.clips import ensure_categories
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Clip
@@ -17,7 +17,7 @@ __all__ = ["ADMIN", "PASSWORD", "TOKEN", "add_clips", "start_copy"]
 def add_clips(settings: Settings, n: int, categories: list[str], split: str = "train") -> list[str]:
     """``n`` fetched clips with small media files, categories taken in turn."""
     ids = [f"{'v' + format(i, '010d')}_{0:06d}" for i in range(n)]
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as session:
             cats = ensure_categories(session, categories)

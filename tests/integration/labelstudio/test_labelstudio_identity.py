@@ -20,7 +20,7 @@ from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import ServerHandle, free_port, start_server
 from avel_annotate.services import annotate, qc
 from avel_annotate.services.curation import curated_labels
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_engine
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Annotation, AnnotationRevision, LsProject, LsTask, QcDraw
 
@@ -58,7 +58,7 @@ def moving(ls_template: Path, tmp_path: Path, settings: Settings) -> Iterator[Mo
 
 
 def _store(settings: Settings) -> dict[str, object]:
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as s:
 
@@ -158,7 +158,7 @@ def test_store_is_unchanged_whatever_port_and_host_name(moving: Moving, settings
 def _drawn(settings: Settings, clip_id: str) -> bool:
     from avel_annotate.store.tables import Clip
 
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as s:
             return bool(

@@ -12,7 +12,7 @@ from avel_annotate.errors import LabelStudioError
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.services import annotate
 from avel_annotate.services.curation import curated_labels
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_engine
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Annotation, AnnotationRevision, LsTask
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.labelstudio
 
 
 def _count(settings: Settings, table) -> int:
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as s:
             return int(s.scalar(select(func.count()).select_from(table)) or 0)
@@ -82,7 +82,7 @@ def test_server_down_gives_one_line_error_naming_the_url(settings: Settings):
 
 
 def _curated_and_annotations(settings: Settings) -> tuple[list[tuple[str, str]], list[tuple]]:
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as s:
             anns = sorted(

@@ -15,7 +15,7 @@ from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.services import annotate, qc
 from avel_annotate.services.clips import clip_stats
 from avel_annotate.services.curation import curated_labels
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_engine
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Annotation, Category, Clip, ModelVersion, Prediction
 
@@ -28,7 +28,7 @@ OFF_BY_ONE = "1111110000"
 
 
 def _add_model(settings: Settings, clip_ids: list[str]) -> None:
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as s:
             mv = ModelVersion(
@@ -64,7 +64,7 @@ def _tasks_by_clip(client: LsClient, project_id: int) -> dict[str, dict[str, Any
 
 
 def _category(settings: Settings, clip_id: str) -> str:
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as s:
             return s.scalar(
@@ -105,7 +105,7 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
     assert sample.drawn == 6 and sample.drawn_by_category == {"cat": 3, "dog": 3}
     assert qc.qc_sample(ls_settings, fraction=0.6, seed=1).candidates == 0  # nothing new
     tasks = _tasks_by_clip(client, pid)
-    engine = open_store(ls_settings)
+    engine = open_engine(ls_settings)
     with session_scope(engine) as s:
         from avel_annotate.store.tables import LsTask, QcDraw
 
@@ -199,7 +199,7 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
     assert clip_stats(ls_settings).curated_by_split == {"train": 10}
     model = qc.qc_report(ls_settings).model_vs_human["m1"]
     assert model.n_pairs == 10
-    engine = open_store(ls_settings)
+    engine = open_engine(ls_settings)
     with session_scope(engine) as s:
         rounds = sorted(s.scalars(select(Annotation.round)))
     engine.dispose()

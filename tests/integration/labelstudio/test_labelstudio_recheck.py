@@ -22,7 +22,7 @@ from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import ServerHandle
 from avel_annotate.services import annotate, qc, recheck
 from avel_annotate.services.curation import curated_labels
-from avel_annotate.services.store import open_store
+from avel_annotate.services.store import open_engine
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import (
     Annotation,
@@ -61,7 +61,7 @@ def team(ls_any: Settings) -> Iterator[dict[str, Annotator]]:
 
 
 def _add_model(settings: Settings) -> None:
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as s:
             mv = ModelVersion(
@@ -89,7 +89,7 @@ def _add_model(settings: Settings) -> None:
 
 
 def _drawn(settings: Settings) -> list[str]:
-    engine = open_store(settings)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as s:
             return sorted(
@@ -177,7 +177,7 @@ def test_recheck_project_is_independent_and_never_serves_the_first_annotator(
     assert (dis.clip_id, dis.status, dis.differing_second_names) == (drawn[1], "open", ["6-7s"])
     assert (dis.first_annotator, dis.second_annotator) == (ann.email, bob.email)
     assert dis.recheck_task_id == exported[drawn[1]]["id"]
-    engine = open_store(ls_any)
+    engine = open_engine(ls_any)
     with session_scope(engine) as s:
         rounds = sorted(
             (r.annotator, r.round, r.was_cancelled) for r in s.scalars(select(Annotation))
@@ -205,7 +205,7 @@ def test_recheck_project_is_independent_and_never_serves_the_first_annotator(
     assert len(cur) == 4
 
     # a store that lost its re-check task rows finds them again by clip id
-    engine = open_store(ls_any)
+    engine = open_engine(ls_any)
     with session_scope(engine) as s:
         rc = s.scalars(select(LsProject).where(LsProject.title == "avel (re-check)")).one()
         s.execute(delete(LsTask).where(LsTask.project_id == rc.id))

@@ -11,6 +11,7 @@ import torch
 from avel_annotate.errors import WeightsNotFoundError
 from avel_annotate.features import weights as W
 from avel_annotate.features.extract import Extractor, ExtractorOptions
+from avel_annotate.fileio import sha256_file
 from tests.unit.features import reference as R
 
 
@@ -86,6 +87,6 @@ def test_real_weights_from_the_hub_cache_are_hashed(torch_home: Path) -> None:
     ex = Extractor.from_options(ExtractorOptions(visual="resnet18", dtype="bfloat16"))
     p = ex.provenance
     assert p.random is False
-    assert p.visual_weights == "sha256:" + W.sha256_file(ckpt / "resnet18-f37072fd.pth")
-    assert p.audio_weights == "sha256:" + W.sha256_file(ckpt / "vggish.pt")
+    assert p.visual_weights == "sha256:" + sha256_file(ckpt / "resnet18-f37072fd.pth")
+    assert p.audio_weights == "sha256:" + sha256_file(ckpt / "vggish.pt")
     assert p.vggish_layout == "torchaudio" and p.dtype == "bfloat16"
