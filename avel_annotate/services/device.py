@@ -6,15 +6,9 @@ import logging
 from collections.abc import Callable
 
 from avel_annotate.domain.device import resolve_device
+from avel_annotate.model.device import cuda_runtime
 
 log = logging.getLogger(__name__)
-
-
-def _torch_cuda() -> tuple[bool, int]:
-    import torch
-
-    available = bool(torch.cuda.is_available())
-    return available, (torch.cuda.device_count() if available else 0)
 
 
 def pick_device(
@@ -24,7 +18,7 @@ def pick_device(
 
     ``cuda_probe`` returns ``(available, device count)``; tests inject one.
     """
-    available, count = (cuda_probe or _torch_cuda)()
+    available, count = (cuda_probe or cuda_runtime)()
     device = resolve_device(requested, cuda_available=available, cuda_count=count)
     log.info("device %s (asked for %s)", device, requested or "auto")
     return device

@@ -11,10 +11,6 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
-
-import torch
-from sqlalchemy.engine import make_url
 
 from avel_annotate.config import Settings
 from avel_annotate.errors import AvelError
@@ -22,9 +18,10 @@ from avel_annotate.features import weights as wt
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.media import download as dl
 from avel_annotate.media import ytdlp_env
+from avel_annotate.model import device as runtime
 from avel_annotate.services import fetch_preflight as pf
 from avel_annotate.services.store import db_current
-from avel_annotate.store.engine import safe_url
+from avel_annotate.store.engine import safe_url, sqlite_file
 
 Check = pf.Check
 
@@ -44,8 +41,8 @@ class DoctorReport:
 
 def store_checks(settings: Settings) -> list[Check]:
     url = safe_url(settings.db_url)
-    sqlite_file = make_url(settings.db_url).database if url.startswith("sqlite") else None
-    if sqlite_file and not Path(sqlite_file).exists():
+    db_file = sqlite_file(settings.db_url)
+    if db_file is not None and not db_file.exists():
         return [Check("store", True, f"{url} (a new database is made on first use)")]
     try:
         cur = db_current(settings)
@@ -112,9 +109,9 @@ def labelstudio_checks(settings: Settings, timeout_s: float = 5.0) -> list[Check
 
 
 def torch_checks() -> list[Check]:
-    out = [Check("torch", True, torch.__version__)]
-    if torch.cuda.is_available():
-        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    out = [Check("torch", True, runtime.torch_version())]
+    names = runtime.cuda_device_names()
+    if names:
         out.append(Check("CUDA", True, f"{len(names)} device(s): {', '.join(names)}"))
     else:
         out.append(Check("CUDA", True, "no CUDA device: --device auto uses the CPU"))

@@ -8,7 +8,9 @@ Worker threads of one command share the store: each takes its own sessions from 
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -26,6 +28,8 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._closed = False
+        self._lock = threading.Lock()
+        self._open_sessions = 0
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -52,10 +56,24 @@ class Store:
         """The database URL with any password masked, for messages."""
         return safe_url(str(self._engine.url))
 
-    def session(self) -> AbstractContextManager[Session]:
+    @contextmanager
+    def session(self) -> Iterator[Session]:
         """One unit of work: commits when the block ends, rolls back when it raises. Keep it
         short, and never make a network call inside one (on SQLite it holds the write lock)."""
-        return session_scope(self._engine)
+        with self._lock:
+            self._open_sessions += 1
+        try:
+            with session_scope(self._engine) as session:
+                yield session
+        finally:
+            with self._lock:
+                self._open_sessions -= 1
+
+    @property
+    def open_sessions(self) -> int:
+        """Units of work open right now (any thread): tests check it is 0 at every network
+        call a service makes."""
+        return self._open_sessions
 
     def close(self) -> None:
         if not self._closed:

@@ -46,6 +46,15 @@ def sqlite_path(engine: Engine) -> Path | None:
     return Path(database) if database and database != ":memory:" else None
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names, without opening it (``None`` for PostgreSQL or memory)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    database = parsed.database
+    return Path(database) if database and database != ":memory:" else None
+
+
 OPEN = "cannot be opened"
 
 
