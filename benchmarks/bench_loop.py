@@ -7,7 +7,7 @@ category's audio and visual patterns are weaker for the hard ones) is imported a
 clip list, grouped by category as AVE's Annotations.txt is. Each arm runs rounds of
 
     push (services.annotate.push) -> scripted annotators label the tasks -> pull
-    (services.annotate.pull) -> qc (services.qc.qc_report) -> train (services.models
+    (services.annotate.pull) -> qc (services.qc.qc_report) -> train (services.training
     .train_model, on curated labels) -> evaluate on a fixed held-out test split (its truth, the
     list labels, never used for training) -> predict the pool (services.predict.predict)
 
@@ -53,9 +53,10 @@ from avel_annotate.domain.uncertainty import SCORERS
 from avel_annotate.features.provenance import Provenance
 from avel_annotate.features.store_files import feature_path, write_features
 from avel_annotate.labelstudio.client import LsClient, schema_problem
-from avel_annotate.services import annotate, models, predict, qc
+from avel_annotate.services import annotate, evaluation, predict, qc, training
 from avel_annotate.services.clips import import_clip_list
 from avel_annotate.services.curation import curated_labels
+from avel_annotate.services.store import open_store
 from avel_annotate.store import features as fq
 from avel_annotate.store.engine import make_engine, session_scope
 from avel_annotate.store.tables import Clip
@@ -408,6 +409,7 @@ def run_arm(
         shutil.rmtree(data)
     shutil.copytree(base, data)
     settings = load_settings(data_dir=data, overrides={"progress": False})
+    store = open_store(settings)  # closed when the arm ends
     server = ScriptedLabelStudio(TEAM)
     client = cast(LsClient, server)
     truth = {
@@ -466,12 +468,14 @@ def run_arm(
         record.update(curated_clips=n_curated, curated_label_accuracy=cur_acc)
         if n_curated:
             name = f"{arm.replace(':', '-')}-s{seed}-r{rnd:02d}"
-            trained = models.train_model(
-                settings, name=name, stages=("psp",), epochs=cfg.epochs,
+            trained = training.train_model(store, settings, training.TrainOptions(
+                name=name, stages=("psp",), epochs=cfg.epochs,
                 batch_size=cfg.batch_size, seed=seed, bf16=True, features=EXTRACTOR,
                 feature_cache=False, device="cpu",
-            )  # fmt: skip
-            ev = models.evaluate_model(settings, name, "test", labels="list", features=EXTRACTOR)
+            ))  # fmt: skip
+            ev = evaluation.evaluate_model(
+                store, settings, name, "test", labels="list", features=EXTRACTOR
+            )
             record.update(
                 model=name,
                 train_s=trained.seconds,
@@ -485,7 +489,7 @@ def run_arm(
             if kind != "none" and rnd < cfg.rounds:
                 t_pred = time.perf_counter()
                 predict.predict(
-                    settings, name, split="train", features=EXTRACTOR, device="cpu",
+                    store, settings, name, split="train", features=EXTRACTOR, device="cpu",
                     batch_size=128, scoring=scoring,
                 )  # fmt: skip
                 record["predict_s"] = time.perf_counter() - t_pred
@@ -494,6 +498,7 @@ def run_arm(
                  "annotate_s", "train_s", "qc_train_test_s", "predict_s")  # fmt: skip
         log.info("%s seed %d: %s", arm, seed, {k: record.get(k) for k in shown})
         records.append(record)
+    store.close()
     shutil.rmtree(data, ignore_errors=True)
     return records
 

@@ -90,12 +90,12 @@ def child(mode: str, root: Path, n: int, npz_clips: int) -> None:
 
     from avel_annotate.model.data import batch_indices, iter_batches
     from avel_annotate.model.packed import PackedClipDataset
-    from avel_annotate.services.training_data import FeatureFileDataset
+    from avel_annotate.services.training_data import feature_file_dataset
 
     torch.set_num_threads(1)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if mode == "npz":
-        data = FeatureFileDataset(_items(root, n), root, CATS, allow_random=True)
+        data = feature_file_dataset(_items(root, n), root, CATS, allow_random=True)
         # shuffled batches over the first npz_clips files (the rest left the page cache)
         batches = batch_indices(np.arange(npz_clips), 128, shuffle=True, seed=0)
     else:
@@ -143,7 +143,7 @@ def main() -> None:
         return
 
     from avel_annotate.services.feature_cache import cache_folder, packed_dataset
-    from avel_annotate.services.training_data import FeatureFileDataset
+    from avel_annotate.services.training_data import feature_file_dataset
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so the data is deleted
     tmp = Path(tempfile.mkdtemp(prefix="avel-bench-data-", dir="/tmp"))
@@ -157,7 +157,7 @@ def main() -> None:
     }
     try:
         result["generate_seconds"] = generate(tmp, args.clips)
-        source = FeatureFileDataset(_items(tmp, args.clips), tmp, CATS, allow_random=True)
+        source = feature_file_dataset(_items(tmp, args.clips), tmp, CATS, allow_random=True)
         folder = cache_folder(tmp / "features", "bench", "train", "list")
         t0 = time.perf_counter()
         _, built = packed_dataset(source, folder)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import typer
 
 from avel_annotate.cli.output import JSON, env
-from avel_annotate.cli.render import emit_json, kv
+from avel_annotate.cli.render import kv
 from avel_annotate.domain.device import DEVICE_HELP
 from avel_annotate.services import predict as service
+
+
+def _view(report: service.PredictReport) -> None:
+    kv(f"predictions of {report.model}", report.__dict__)
 
 
 def predict(
@@ -22,17 +26,14 @@ def predict(
 ) -> None:
     """Pre-label clips: per-second event probabilities, category, 0/1 labels, confidence."""
     e = env(ctx)
-    settings = e.settings
     report = service.predict(
-        settings,
+        e.store,
+        e.settings,
         model,
         split=split,
         limit=limit,
-        device=device or settings.device,
+        device=device or e.settings.device,
         features=features,
         allow_random_features=allow_random,
     )
-    if e.out(json_out).json:
-        emit_json(report)
-    else:
-        kv(f"predictions of {report.model}", report.__dict__)
+    e.out(json_out).show(report, _view)

@@ -7,8 +7,15 @@ from pathlib import Path
 import typer
 
 from avel_annotate.cli.output import JSON, env
-from avel_annotate.cli.render import emit_json, line
-from avel_annotate.services.report import write_report
+from avel_annotate.cli.render import line
+from avel_annotate.services.report import ReportSummary, write_report
+
+
+def _view(summary: ReportSummary) -> None:
+    line(
+        f"report written to {summary.out} ({summary.clips} clips, "
+        f"{summary.model_versions} model versions)"
+    )
 
 
 def report(
@@ -23,12 +30,5 @@ def report(
 ) -> None:
     """One self-contained HTML page: clips, fetch outcomes, agreement, models, timelines."""
     e = env(ctx)
-    settings = e.settings
-    summary = write_report(settings, out, figure)
-    if e.out(json_out).json:
-        emit_json(summary)
-    else:
-        line(
-            f"report written to {summary.out} ({summary.clips} clips, "
-            f"{summary.model_versions} model versions)"
-        )
+    summary = write_report(e.store, e.settings, out, figure)
+    e.out(json_out).show(summary, _view)

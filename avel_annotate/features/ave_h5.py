@@ -11,14 +11,13 @@ can feed the authors' training code.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from avel_annotate import fileio
 from avel_annotate.errors import FeatureError
 from avel_annotate.features.provenance import Provenance
 from avel_annotate.features.store_files import (
@@ -110,6 +109,39 @@ def import_ave_h5(
     return paths
 
 
+def write_h5_array(path: Path, array: np.ndarray, key: str = DATASET_KEY) -> None:
+    """One dataset per file, as the release: ``avadataset`` (features, labels) or ``order``;
+    written atomically."""
+    import h5py
+
+    with fileio.atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as fh:
+        fh.create_dataset(key, data=array)
+
+
+def _copy_rows(feature_files: Sequence[str | Path], dv: Any, da: Any, allow_random: bool) -> None:
+    """Our feature files, in order, into the two float64 datasets; one extractor, real
+    weights (unless ``allow_random``)."""
+    extractor = None
+    for row, path in enumerate(feature_files):
+        feats = read_features(path)
+        prov = feats.provenance
+        if prov.random and not allow_random:
+            raise FeatureError(
+                f"{path}: made with random weights; refusing to export",
+                hint="extract with real weights (or pass allow_random for a smoke test)",
+            )
+        if extractor is None:
+            extractor = prov.extractor
+        elif prov.extractor != extractor:
+            raise FeatureError(
+                f"{path}: extractor {prov.extractor!r} differs from {extractor!r} "
+                "in the same export",
+                hint="export one feature space at a time",
+            )
+        dv[row] = feats.visual.astype(np.float64)
+        da[row] = feats.audio.astype(np.float64)
+
+
 def export_ave_h5(
     feature_files: Sequence[str | Path],
     visual_h5: str | Path,
@@ -121,7 +153,7 @@ def export_ave_h5(
 
     Refuses features made with random weights (they would silently train the authors' model on
     noise) unless ``allow_random``, and refuses mixing extractors. Both files are written to a
-    temporary name and renamed into place.
+    temporary name and renamed into place (``fileio``); on any error neither is replaced.
     """
     import h5py
 
@@ -129,48 +161,16 @@ def export_ave_h5(
         raise FeatureError("no feature files to export")
     visual_h5, audio_h5 = Path(visual_h5), Path(audio_h5)
     n = len(feature_files)
-    tmp_paths: list[Path] = []
-    try:
-        handles = []
-        for out in (visual_h5, audio_h5):
-            out.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".h5.tmp", dir=out.parent)
-            os.close(fd)
-            tmp_paths.append(Path(name))
-            handles.append(h5py.File(name, "w"))
-        fv, fa = handles
-        try:
-            dv = fv.create_dataset(
-                DATASET_KEY, shape=(n, *VISUAL_SHAPE), dtype="f8", chunks=(1, *VISUAL_SHAPE)
-            )
-            da = fa.create_dataset(DATASET_KEY, shape=(n, *AUDIO_SHAPE), dtype="f8")
-            extractor = None
-            for row, path in enumerate(feature_files):
-                feats = read_features(path)
-                prov = feats.provenance
-                if prov.random and not allow_random:
-                    raise FeatureError(
-                        f"{path}: made with random weights; refusing to export",
-                        hint="extract with real weights (or pass allow_random for a smoke test)",
-                    )
-                if extractor is None:
-                    extractor = prov.extractor
-                elif prov.extractor != extractor:
-                    raise FeatureError(
-                        f"{path}: extractor {prov.extractor!r} differs from {extractor!r} "
-                        "in the same export",
-                        hint="export one feature space at a time",
-                    )
-                dv[row] = feats.visual.astype(np.float64)
-                da[row] = feats.audio.astype(np.float64)
-        finally:
-            for h in handles:
-                h.close()
-        os.replace(tmp_paths[0], visual_h5)
-        os.replace(tmp_paths[1], audio_h5)
-    except BaseException:
-        for tmp in tmp_paths:
-            tmp.unlink(missing_ok=True)
-        raise
+    with (
+        fileio.atomic_path(visual_h5, suffix=".h5") as tmp_v,
+        fileio.atomic_path(audio_h5, suffix=".h5") as tmp_a,
+        h5py.File(tmp_v, "w") as fv,
+        h5py.File(tmp_a, "w") as fa,
+    ):
+        dv = fv.create_dataset(
+            DATASET_KEY, shape=(n, *VISUAL_SHAPE), dtype="f8", chunks=(1, *VISUAL_SHAPE)
+        )
+        da = fa.create_dataset(DATASET_KEY, shape=(n, *AUDIO_SHAPE), dtype="f8")
+        _copy_rows(feature_files, dv, da, allow_random)
     logger.info("exported %d rows to %s and %s", n, visual_h5, audio_h5)
     return n

@@ -2,18 +2,19 @@
 
 A checkpoint file is a ``torch.save`` of ``{"format": "avel-cpsp", "format_version": 1,
 "config": ModelConfig.to_dict(), "state_dict": ..., "metadata": {...}}``; loading rebuilds the
-architecture from the stored config. Files are written under a temporary name in the same folder
-and moved into place with ``os.replace``, so a crash never leaves a half-written checkpoint.
+architecture from the stored config. Files are written through ``fileio.atomic_path`` (a
+temporary name in the same folder, fsync, ``os.replace``), so a crash never leaves a
+half-written checkpoint and a failed save leaves no temporary file.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from avel_annotate import fileio
 from avel_annotate.errors import ModelError
 from avel_annotate.model.config import ModelConfig
 from avel_annotate.model.network import CPSPNet
@@ -23,19 +24,10 @@ FORMAT_VERSION = 1
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary sibling, fsync, then ``os.replace`` onto ``path``."""
+    """``torch.save`` onto ``path`` atomically (``fileio.atomic_path``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with fileio.atomic_path(path) as tmp:
+        torch.save(obj, tmp)
     return path
 
 

@@ -39,6 +39,7 @@ import torch
 from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
+from avel_annotate import fileio
 from avel_annotate.errors import ModelError
 from avel_annotate.model.data import ClipBatch, ClipExample, Indices, clip_categories
 
@@ -117,14 +118,14 @@ class PackedWriter:
             os.fsync(f.fileno())
             f.close()
         labels = np.asarray(labels, dtype=np.int64).reshape(self.n_clips, -1)
-        np.save(self.folder / "labels.npy", labels)
-        np.save(self.folder / "category.npy", clip_categories(labels, n_categories))
+        category = clip_categories(labels, n_categories)
+        for name, array in (("labels", labels), ("category", category)):
+            with fileio.atomic_open(self.folder / f"{name}.npy", binary=True) as fh:
+                np.save(fh, array)
         manifest = {"format": FORMAT, "n_clips": self.n_clips, "n_categories": n_categories,
                     "inputs_sha256": inputs_sha256, "clip_ids": clip_ids}  # fmt: skip
-        with open(self.folder / MANIFEST, "w") as mf:
-            json.dump(manifest, mf)
-            mf.flush()
-            os.fsync(mf.fileno())
+        # written last, atomically: a folder with a manifest is a complete cache
+        fileio.write_text(self.folder / MANIFEST, json.dumps(manifest))
 
     def abort(self) -> None:
         self._pending = {"visual": [], "audio": []}

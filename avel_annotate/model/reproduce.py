@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from avel_annotate import fileio
 from avel_annotate.model.checkpoint import load_checkpoint
 from avel_annotate.model.config import DEFAULT_TAU, ModelConfig
 from avel_annotate.model.data import AveH5Dataset
@@ -59,8 +60,7 @@ def reproduce_ave(
             logger.info("AVE %s %s: test accuracy %.4f (paper %.3f)", setting, label,
                         report.accuracy, PAPER_AVE[setting][label] / 100)  # fmt: skip
         table[setting] = rows
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ave_table.json").write_text(json.dumps(table, indent=1) + "\n")
+    fileio.write_text(out / "ave_table.json", json.dumps(table, indent=1) + "\n")
     return table
 
 

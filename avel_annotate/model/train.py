@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from avel_annotate import fileio
 from avel_annotate.errors import ModelError
 from avel_annotate.model.checkpoint import atomic_torch_save, load_checkpoint, save_checkpoint
 from avel_annotate.model.config import ModelConfig
@@ -190,6 +191,144 @@ def _positions(subset: str, train_data: ClipDataset, background: int) -> np.ndar
     return ae if subset == "ae" else bg
 
 
+def _initial_model(model_config: ModelConfig, init_checkpoint: str | Path | None) -> CPSPNet:
+    model = CPSPNet(model_config)
+    if init_checkpoint is not None:
+        init_model, _ = load_checkpoint(init_checkpoint)
+        if init_model.config != model_config:
+            raise ModelError(
+                f"init checkpoint {init_checkpoint} was built with another model config",
+                hint="use the model config stored in that checkpoint",
+            )
+        model.load_state_dict(init_model.state_dict())
+    return model
+
+
+@dataclass
+class _Run:
+    """One ``train`` call as it goes: the model, the resumable state and where it is saved."""
+
+    model: CPSPNet
+    out: Path
+    tc: TrainConfig
+    stages: list[StageSpec]
+    state: dict[str, Any]
+    saved: dict[str, Any] | None = None  # the state read at resume, until its stage is done
+    callback: ProgressCallback | None = None
+
+    @property
+    def state_path(self) -> Path:
+        return self.out / STATE_FILE
+
+    def save_state(self, optimizer: dict[str, Any], scheduler: dict[str, Any]) -> None:
+        atomic_torch_save(
+            {**self.state, "model": self.model.state_dict(), "optimizer": optimizer,
+             "scheduler": scheduler, "rng": rng_state()},
+            self.state_path,
+        )  # fmt: skip
+
+
+def _resume(run: _Run, signature: dict[str, Any]) -> None:
+    """Load the saved state of an interrupted run into ``run`` (same config only)."""
+    saved = load_train_state(run.state_path)
+    if saved.get("signature") != signature:
+        raise ModelError(
+            f"{run.state_path} belongs to a run with another config",
+            hint="use a fresh output folder, or pass resume=False to start over here",
+        )
+    for key in ("stage_index", "epoch", "history", "stage_best"):
+        run.state[key] = saved[key]
+    run.model.load_state_dict(saved["model"])
+    set_rng_state(saved["rng"], run.state_path)
+    run.saved = saved
+    logger.info("resuming %s after stage %d epoch %d", run.out, run.state["stage_index"],
+                run.state["epoch"])  # fmt: skip
+
+
+def _stage_setup(
+    run: _Run, si: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.MultiStepLR, int]:
+    """The stage's optimiser, scheduler and first epoch: a fresh stage starts from the best
+    checkpoint of the one before; a resumed one from the saved optimiser and scheduler."""
+    spec, state, saved = run.stages[si], run.state, run.saved
+    fresh_stage = not (saved is not None and si == state["stage_index"] and state["epoch"] >= 0)
+    if fresh_stage and si > 0:
+        best_prev, _ = load_checkpoint(run.out / f"best-{run.stages[si - 1].name}.pt")
+        run.model.load_state_dict(best_prev.state_dict())  # copies onto the model's device
+    optimizer = torch.optim.Adam(run.model.parameters(), lr=spec.lr)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=list(spec.milestones), gamma=spec.gamma
+    )
+    if fresh_stage or saved is None:
+        return optimizer, scheduler, 0
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    return optimizer, scheduler, state["epoch"] + 1
+
+
+def _end_epoch(
+    run: _Run, record: EpochRecord, val_data: ClipDataset, si: int, saved: tuple[Any, Any]
+) -> None:
+    """Score the epoch on ``val_data``, keep the stage's best checkpoint, save the state, then
+    tell the callback (the state is on disk by then)."""
+    spec, tc, state = run.stages[si], run.tc, run.state
+    result = evaluate(run.model, val_data, batch_size=tc.eval_batch_size, bf16=tc.bf16)
+    acc = result.report.accuracy
+    record.val_accuracy = acc
+    best_here = state["stage_best"].get(spec.name)
+    if best_here is None or acc > best_here["val_accuracy"]:
+        record.best = True
+        entry = {"stage": spec.name, "epoch": record.epoch, "val_accuracy": acc,
+                 "val_metrics": result.report.to_dict()}  # fmt: skip
+        meta = {**entry, "train_config": tc.to_dict()}
+        save_checkpoint(run.out / f"best-{spec.name}.pt", run.model, meta)
+        state["stage_best"][spec.name] = entry
+    state["history"].append(asdict(record))
+    state["stage_index"], state["epoch"] = si, record.epoch
+    run.save_state(*saved)
+    logger.info("%s epoch %d/%d loss %.4f val acc %.4f%s", spec.name, record.epoch + 1,
+                spec.epochs, record.losses.get("total", float("nan")), acc,
+                " (best)" if record.best else "")  # fmt: skip
+    if run.callback is not None:
+        run.callback(record)
+
+
+def _run_stage(run: _Run, si: int, train_data: ClipDataset, val_data: ClipDataset) -> None:
+    spec = run.stages[si]
+    optimizer, scheduler, start_epoch = _stage_setup(run, si)
+    positions = _positions(spec.subset, train_data, run.model.config.background)
+    if len(positions) == 0:
+        raise ModelError(
+            f"stage {spec.name} needs {spec.subset!r} training clips and there are none",
+            hint="drop the stage from TrainConfig.stages",
+        )
+    for epoch in range(start_epoch, spec.epochs):
+        record = _run_epoch(run.model, optimizer, train_data, positions, spec, run.tc, si, epoch)
+        scheduler.step()
+        _end_epoch(run, record, val_data, si, (optimizer.state_dict(), scheduler.state_dict()))
+    run.saved = None
+    # next stage starts fresh; mark this one finished for a resume between stages
+    run.state["stage_index"], run.state["epoch"] = si + 1, -1
+    if si + 1 < len(run.stages):
+        run.save_state({}, {})
+
+
+def _result(run: _Run) -> TrainResult:
+    """The registered result: the best of the last stage run (not of all stages)."""
+    last = run.stages[-1].name
+    best = run.state["stage_best"][last]
+    _copy_atomic(run.out / f"best-{last}.pt", run.out / BEST_FILE)
+    return TrainResult(
+        best_checkpoint=run.out / BEST_FILE,
+        best_stage=best["stage"],
+        best_epoch=best["epoch"],
+        best_val_accuracy=best["val_accuracy"],
+        val_metrics=best["val_metrics"],
+        stage_best=run.state["stage_best"],
+        history=[EpochRecord(**h) for h in run.state["history"]],
+    )
+
+
 def train(
     model_config: ModelConfig,
     train_data: ClipDataset,
@@ -222,119 +361,22 @@ def train(
         raise ModelError("no training stage has epochs > 0", hint="set psp_epochs etc.")
     signature = {"model": model_config.to_dict(), "train": tc.to_dict()}
     _seed_all(tc.seed)
-    model = CPSPNet(model_config)
-    if init_checkpoint is not None:
-        init_model, _ = load_checkpoint(init_checkpoint)
-        if init_model.config != model_config:
-            raise ModelError(
-                f"init checkpoint {init_checkpoint} was built with another model config",
-                hint="use the model config stored in that checkpoint",
-            )
-        model.load_state_dict(init_model.state_dict())
-
-    state_path = out / STATE_FILE
-    state: dict[str, Any] = {
-        "signature": signature,
-        "stage_index": 0,
-        "epoch": -1,  # last finished epoch of stage_index
-        "history": [],
-        "stage_best": {},
-    }
-    saved: dict[str, Any] | None = None
-    if resume and state_path.is_file():
-        saved = load_train_state(state_path)
-        if saved.get("signature") != signature:
-            raise ModelError(
-                f"{state_path} belongs to a run with another config",
-                hint="use a fresh output folder, or pass resume=False to start over here",
-            )
-        for key in ("stage_index", "epoch", "history", "stage_best"):
-            state[key] = saved[key]
-        model.load_state_dict(saved["model"])
-        set_rng_state(saved["rng"], state_path)
-        logger.info("resuming %s after stage %d epoch %d", out, state["stage_index"],
-                    state["epoch"])  # fmt: skip
-
-    model.to(device)
-    background = model_config.background
-    for si in range(state["stage_index"], len(stages)):
-        spec = stages[si]
-        fresh_stage = not (saved is not None and si == state["stage_index"] and state["epoch"] >= 0)
-        if fresh_stage and si > 0:
-            prev = stages[si - 1].name
-            best_prev, _ = load_checkpoint(out / f"best-{prev}.pt")
-            model.load_state_dict(best_prev.state_dict())  # copies onto the model's device
-        optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            optimizer, milestones=list(spec.milestones), gamma=spec.gamma
-        )
-        start_epoch = 0
-        if not fresh_stage and saved is not None:
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-            start_epoch = state["epoch"] + 1
-        positions = _positions(spec.subset, train_data, background)
-        if len(positions) == 0:
-            raise ModelError(
-                f"stage {spec.name} needs {spec.subset!r} training clips and there are none",
-                hint="drop the stage from TrainConfig.stages",
-            )
-        for epoch in range(start_epoch, spec.epochs):
-            record = _run_epoch(model, optimizer, train_data, positions, spec, tc, si, epoch)
-            scheduler.step()
-            result = evaluate(model, val_data, batch_size=tc.eval_batch_size, bf16=tc.bf16)
-            acc = result.report.accuracy
-            record.val_accuracy = acc
-            best_here = state["stage_best"].get(spec.name)
-            if best_here is None or acc > best_here["val_accuracy"]:
-                record.best = True
-                metrics = result.report.to_dict()
-                entry = {"stage": spec.name, "epoch": epoch, "val_accuracy": acc,
-                         "val_metrics": metrics}  # fmt: skip
-                meta = {**entry, "train_config": tc.to_dict()}
-                save_checkpoint(out / f"best-{spec.name}.pt", model, meta)
-                state["stage_best"][spec.name] = entry
-            state["history"].append(asdict(record))
-            state["stage_index"], state["epoch"] = si, epoch
-            atomic_torch_save(
-                {**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "rng": rng_state()},
-                state_path,
-            )  # fmt: skip
-            logger.info("%s epoch %d/%d loss %.4f val acc %.4f%s", spec.name, epoch + 1,
-                        spec.epochs, record.losses.get("total", float("nan")), acc,
-                        " (best)" if record.best else "")  # fmt: skip
-            if callback is not None:
-                callback(record)
-        saved = None
-        # next stage starts fresh; mark this one finished for a resume between stages
-        state["stage_index"], state["epoch"] = si + 1, -1
-        if si + 1 < len(stages):
-            atomic_torch_save(
-                {**state, "model": model.state_dict(), "optimizer": {}, "scheduler": {},
-                 "rng": rng_state()},
-                state_path,
-            )  # fmt: skip
-
-    # the registered result is the best of the last stage run (not of all stages)
-    last = stages[-1].name
-    best = state["stage_best"][last]
-    _copy_atomic(out / f"best-{last}.pt", out / BEST_FILE)
-    return TrainResult(
-        best_checkpoint=out / BEST_FILE,
-        best_stage=best["stage"],
-        best_epoch=best["epoch"],
-        best_val_accuracy=best["val_accuracy"],
-        val_metrics=best["val_metrics"],
-        stage_best=state["stage_best"],
-        history=[EpochRecord(**h) for h in state["history"]],
-    )
+    # epoch: the last finished epoch of stage_index
+    state = {"signature": signature, "stage_index": 0, "epoch": -1, "history": [],
+             "stage_best": {}}  # fmt: skip
+    run = _Run(_initial_model(model_config, init_checkpoint), out, tc, stages, state,
+               callback=callback)  # fmt: skip
+    if resume and run.state_path.is_file():
+        _resume(run, signature)
+    run.model.to(device)
+    for si in range(run.state["stage_index"], len(stages)):
+        _run_stage(run, si, train_data, val_data)
+    return _result(run)
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
-    tmp.replace(dst)
+    with fileio.atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def _run_epoch(

@@ -19,8 +19,9 @@ from avel_annotate.config import Settings
 from avel_annotate.errors import AvelError
 from avel_annotate.media.demo_media import make_demo_source
 from avel_annotate.media.http_server import RangeServer
-from avel_annotate.services import features, models, predict, report
+from avel_annotate.services import evaluation, features, model_registry, predict, report, training
 from avel_annotate.services.fetch import FetchOptions, fetch_clips
+from avel_annotate.services.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -124,26 +125,36 @@ def run_demo(
     )
 
     step("4/7 training CPSP on the synthetic labels")
-    existing = {v.name for v in models.list_versions(settings)}
-    name = next(f"demo-{i}" for i in range(1, 10_000) if f"demo-{i}" not in existing)
-    trained = models.train_model(
-        settings,
-        name=name,
-        labels="list",
-        allow_random_features=True,
-        epochs=epochs,
-        stage2_epochs=3,
-        batch_size=8,
-        features=feats.extractor,
-    )
+    with open_store(settings) as store:
+        existing = {v.name for v in model_registry.list_versions(store)}
+        name = next(f"demo-{i}" for i in range(1, 10_000) if f"demo-{i}" not in existing)
+        trained = training.train_model(
+            store,
+            settings,
+            training.TrainOptions(
+                name=name,
+                labels="list",
+                allow_random_features=True,
+                epochs=epochs,
+                stage2_epochs=3,
+                batch_size=8,
+                features=feats.extractor,
+            ),
+        )
 
-    step("5/7 pre-labelling every clip with the new model")
-    predicted = predict.predict(
-        settings, name, features=feats.extractor, allow_random_features=True
-    )
-    models.evaluate_model(
-        settings, name, "test", labels="list", allow_random_features=True, features=feats.extractor
-    )
+        step("5/7 pre-labelling every clip with the new model")
+        predicted = predict.predict(
+            store, settings, name, features=feats.extractor, allow_random_features=True
+        )
+        evaluation.evaluate_model(
+            store,
+            settings,
+            name,
+            "test",
+            labels="list",
+            allow_random_features=True,
+            features=feats.extractor,
+        )
 
     pushed: int | None = None
     ls_note = "skipped (--no-labelstudio)"
@@ -154,7 +165,8 @@ def run_demo(
         step("6/7 Label Studio skipped")
 
     step("7/7 writing the report")
-    summary = report.write_report(settings)
+    with open_store(settings) as store:
+        summary = report.write_report(store, settings)
     return DemoReport(
         data_dir=str(settings.data_dir),
         clips=len(clips),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,18 +12,19 @@ from typing import Any
 
 import numpy as np
 
+from avel_annotate import fileio
 from avel_annotate.config import Settings
 from avel_annotate.domain import segments as seg
 from avel_annotate.domain.ids import parse_clip_id
 from avel_annotate.errors import ConfigError, ConflictError, FeatureError
-from avel_annotate.features.ave_h5 import export_ave_h5
-from avel_annotate.services.models import pick_extractor
-from avel_annotate.services.store import store_session
+from avel_annotate.features.ave_h5 import export_ave_h5, write_h5_array
+from avel_annotate.services.model_registry import pick_extractor
 from avel_annotate.store import annotations as aq
 from avel_annotate.store import clips as cq
 from avel_annotate.store import export as q
 from avel_annotate.store.annotations import CuratedRow
 from avel_annotate.store.clips import category_names
+from avel_annotate.store.database import Store
 
 log = logging.getLogger(__name__)
 FORMATS = ("ave-h5", "csv", "jsonl")
@@ -47,10 +47,10 @@ class ExportReport:
     card: str
 
 
-def _rows(settings: Settings, split: str | None, labels: str) -> list[CuratedRow]:
+def _rows(store: Store, split: str | None, labels: str) -> list[CuratedRow]:
     if labels not in ("curated", "list"):
         raise ConfigError(f"unknown label source {labels!r}", "use curated or list")
-    with store_session(settings) as session:
+    with store.session() as session:
         if labels == "curated":
             rows = aq.curated_rows(session, split)
         else:
@@ -64,23 +64,6 @@ def _rows(settings: Settings, split: str | None, labels: str) -> list[CuratedRow
     return rows
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _write_h5(path: Path, array: np.ndarray, key: str = "avadataset") -> None:
-    """One dataset per file, as the release: ``avadataset`` (features, labels) or ``order``."""
-    import h5py
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w") as fh:
-        fh.create_dataset(key, data=array)
-    os.replace(tmp, path)
-
-
 @dataclass(frozen=True)
 class AveRow:
     """One row of an AVE h5 export: a clip, or (``--labels list``) one Annotations row of it."""
@@ -92,7 +75,7 @@ class AveRow:
 
 
 def ave_rows(
-    settings: Settings, rows: list[CuratedRow], labels: str, split: str | None = None
+    store: Store, rows: list[CuratedRow], labels: str, split: str | None = None
 ) -> list[AveRow]:
     """The rows of an ``ave-h5`` export, in file order.
 
@@ -104,7 +87,7 @@ def ave_rows(
     """
     out: list[AveRow] = []
     if labels == "list":
-        with store_session(settings) as session:
+        with store.session() as session:
             events = cq.event_rows(session, [r.clip_pk for r in rows])
         by_pk = {r.clip_pk: r for r in rows}
         for e in events:
@@ -127,6 +110,7 @@ def _event_hull(segments: str) -> tuple[int, int]:
 
 
 def _export_ave(
+    store: Store,
     settings: Settings,
     clip_rows: list[CuratedRow],
     out: Path,
@@ -135,11 +119,11 @@ def _export_ave(
     labels: str = "curated",
     split: str | None = None,
 ) -> tuple[list[Path], list[CuratedRow]]:
-    planned = ave_rows(settings, clip_rows, labels, split)
+    planned = ave_rows(store, clip_rows, labels, split)
     if not planned:
         raise ConfigError(f"no {labels}-labelled rows in split {split!r}", "check --split")
     rows = [a.row for a in planned]
-    with store_session(settings) as session:
+    with store.session() as session:
         extractor = pick_extractor(session, features)
         paths = q.feature_paths(session, [r.clip_pk for r in rows], extractor)
         categories = category_names(session)
@@ -156,47 +140,57 @@ def _export_ave(
         out / "audio_feature.h5",
         allow_random=allow_random,
     )
+    written = [out / n for n in ("visual_feature.h5", "audio_feature.h5")]
+    return [*written, *_write_ave_labels(out, planned, categories)], rows
+
+
+def ave_onehot(planned: list[AveRow], categories: list[str]) -> np.ndarray:
+    """The release's ``labels.h5`` array: [rows, 10, C + 1] one-hot, background last."""
     c = len(categories)
     index = {name: i for i, name in enumerate(categories)}
-    onehot = np.zeros((len(rows), 10, c + 1), dtype=np.float64)
-    lines = []
+    onehot = np.zeros((len(planned), 10, c + 1), dtype=np.float64)
     for i, a in enumerate(planned):
-        r = a.row
-        cat = index.get(r.category) if r.category else None
-        for t, bit in enumerate(r.segments):
+        cat = index.get(a.row.category) if a.row.category else None
+        for t, bit in enumerate(a.row.segments):
             onehot[i, t, cat if bit == "1" and cat is not None else c] = 1.0
-        ytid, _ = parse_clip_id(r.clip_id)
-        lines.append(f"{r.category or 'background'}&{ytid}&{a.quality}&{a.start}&{a.end}")
-    _write_h5(out / "labels.h5", onehot)
-    written = [out / n for n in ("visual_feature.h5", "audio_feature.h5", "labels.h5")]
+    return onehot
+
+
+def _write_ave_labels(out: Path, planned: list[AveRow], categories: list[str]) -> list[Path]:
+    """``labels.h5``, the split order files, ``Annotations.txt``, ``categories.txt`` and
+    ``clips.csv`` of an ave-h5 export, each written atomically."""
+    rows = [a.row for a in planned]
+    write_h5_array(out / "labels.h5", ave_onehot(planned, categories))
+    written = [out / "labels.h5"]
     for split in SPLIT_ORDER:
         order = np.asarray([i for i, r in enumerate(rows) if r.split == split], dtype=np.int64)
         if order.size:
-            _write_h5(out / f"{split}_order.h5", order, key="order")
+            write_h5_array(out / f"{split}_order.h5", order, key="order")
             written.append(out / f"{split}_order.h5")
-    _atomic_text(
+    lines = []
+    for a in planned:
+        ytid, _ = parse_clip_id(a.row.clip_id)
+        lines.append(f"{a.row.category or 'background'}&{ytid}&{a.quality}&{a.start}&{a.end}")
+    fileio.write_text(
         out / "Annotations.txt",
         "Category&VideoID&Quality&StartTime&EndTime\n" + "\n".join(lines) + "\n",
     )
-    _atomic_text(out / "categories.txt", "\n".join(categories) + "\n")
-    _atomic_text(
+    fileio.write_text(out / "categories.txt", "\n".join(categories) + "\n")
+    fileio.write_text(
         out / "clips.csv",
         "row,clip_id,split,segments\n"
         + "".join(f"{i},{r.clip_id},{r.split},{r.segments}\n" for i, r in enumerate(rows)),
     )
-    return [*written, out / "Annotations.txt", out / "categories.txt", out / "clips.csv"], rows
+    return [*written, out / "Annotations.txt", out / "categories.txt", out / "clips.csv"]
 
 
 def _export_csv(rows: list[CuratedRow], path: Path) -> list[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with fileio.atomic_open(path) as fh:
         writer = csv.writer(fh)
         writer.writerow(["video_id", "category", "split", "labels"])
         for r in rows:
             bits = "[" + ",".join(r.segments) + "]"
             writer.writerow([r.clip_id, r.category or "", r.split or "", bits])
-    os.replace(tmp, path)
     return [path]
 
 
@@ -211,30 +205,33 @@ def _annotation_record(a: aq.AnnotationRow) -> dict[str, Any]:
     }
 
 
-def _export_jsonl(settings: Settings, rows: list[CuratedRow], path: Path) -> list[Path]:
+def _model_agreement(
+    r: CuratedRow, predictions: dict[str, dict[int, tuple[str, str | None]]]
+) -> dict[str, Any]:
+    """Per model version that predicted the clip: seconds agreeing and category agreement."""
+    agreement = {}
+    for version, preds in predictions.items():
+        if r.clip_pk in preds:
+            segs, cat = preds[r.clip_pk]
+            agreement[version] = {
+                "seconds_agreeing": sum(a == b for a, b in zip(segs, r.segments, strict=True)),
+                "category_agrees": cat == r.category,
+            }
+    return agreement
+
+
+def _export_jsonl(store: Store, rows: list[CuratedRow], path: Path) -> list[Path]:
     pks = [r.clip_pk for r in rows]
-    with store_session(settings) as session:
+    with store.session() as session:
         annotations = aq.annotation_rows(session, pks)
         drawn = aq.drawn_clip_pks(session)
         predictions = aq.predictions_by_version(session, pks)
     by_clip: dict[int, list[aq.AnnotationRow]] = defaultdict(list)
     for a in annotations:
         by_clip[a.clip_pk].append(a)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with fileio.atomic_open(path) as fh:
         for r in rows:
             ytid, start = parse_clip_id(r.clip_id)
-            agreement = {}
-            for version, preds in predictions.items():
-                if r.clip_pk in preds:
-                    segs, cat = preds[r.clip_pk]
-                    agreement[version] = {
-                        "seconds_agreeing": sum(
-                            a == b for a, b in zip(segs, r.segments, strict=True)
-                        ),
-                        "category_agrees": cat == r.category,
-                    }
             record = {
                 "clip_id": r.clip_id,
                 "ytid": ytid,
@@ -245,10 +242,9 @@ def _export_jsonl(settings: Settings, rows: list[CuratedRow], path: Path) -> lis
                 "label_source": r.provenance,
                 "annotations": [_annotation_record(a) for a in by_clip.get(r.clip_pk, [])],
                 "qc": {"rechecked": r.clip_pk in drawn},
-                "model_agreement": agreement,
+                "model_agreement": _model_agreement(r, predictions),
             }
             fh.write(json.dumps(record, sort_keys=True) + "\n")
-    os.replace(tmp, path)
     return [path]
 
 
@@ -330,47 +326,60 @@ def _refuse_overwrite(fmt: str, out: Path) -> None:
         )
 
 
-def export(
+@dataclass(frozen=True)
+class ExportOptions:
+    """What `avel export` writes besides the format and folder (the CLI's defaults)."""
+
+    split: str | None = None  # None: every split
+    labels: str = "curated"  # curated | list
+    features: str | None = None  # feature kind of an ave-h5 export (default: the only one)
+    allow_random_features: bool = False
+    force: bool = False  # replace existing export files
+
+
+def _write(
+    store: Store,
     settings: Settings,
     fmt: str,
     out: Path,
-    *,
-    split: str | None = None,
-    labels: str = "curated",
-    features: str | None = None,
-    allow_random_features: bool = False,
-    force: bool = False,
-) -> ExportReport:
-    """Write the labelled clips of ``split`` (or all splits) in ``fmt`` under ``out``.
+    rows: list[CuratedRow],
+    o: ExportOptions,
+) -> tuple[list[Path], list[CuratedRow], Path]:
+    """Write the export's data files; returns them, the rows written and the card's path."""
+    if fmt == "ave-h5":
+        files, rows = _export_ave(store, settings, rows, out, o.features,
+                                  o.allow_random_features, o.labels, o.split)  # fmt: skip
+        return files, rows, out / "DATASET_CARD.md"
+    target = out if out.suffix == f".{fmt}" else out / f"labels.{fmt}"
+    files = _export_csv(rows, target) if fmt == "csv" else _export_jsonl(store, rows, target)
+    return files, rows, target.with_name(f"{target.name}.card.md")
 
-    Existing output files are never replaced unless ``force``.
+
+def export(
+    store: Store,
+    settings: Settings,
+    fmt: str,
+    out: Path,
+    options: ExportOptions | None = None,
+) -> ExportReport:
+    """Write the labelled clips of ``options.split`` (or all splits) in ``fmt`` under ``out``.
+
+    Existing output files are never replaced unless ``options.force``.
     """
+    o = options or ExportOptions()
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}", f"use one of {', '.join(FORMATS)}")
-    if not force:
+    if not o.force:
         _refuse_overwrite(fmt, out)
-    if fmt == "ave-h5" and labels == "list":  # AVE rows carry their own split
-        rows = _rows(settings, None, labels)
-    else:
-        rows = _rows(settings, split, labels)
-    if fmt == "ave-h5":
-        files, rows = _export_ave(
-            settings, rows, out, features, allow_random_features, labels, split
-        )
-        card = out / "DATASET_CARD.md"
-    else:
-        target = out if out.suffix == f".{fmt}" else out / f"labels.{fmt}"
-        if fmt == "csv":
-            files = _export_csv(rows, target)
-        else:
-            files = _export_jsonl(settings, rows, target)
-        card = target.with_name(f"{target.name}.card.md")
+    # AVE rows of list labels carry their own split
+    rows = _rows(store, None if fmt == "ave-h5" and o.labels == "list" else o.split, o.labels)
+    files, rows, card = _write(store, settings, fmt, out, rows, o)
     agreement = None
-    if labels == "curated":
+    if o.labels == "curated":
         from avel_annotate.services.qc import qc_report
 
         agreement = qc_report(settings).overall.__dict__
-    _atomic_text(card, _card(rows, labels, fmt, agreement))
+    fileio.write_text(card, _card(rows, o.labels, fmt, agreement))
     return ExportReport(
         format=fmt,
         out=str(out),

@@ -1,13 +1,19 @@
-"""`avel predict`: a model version's per-second event probabilities and category per clip."""
+"""`avel predict`: a model version's per-second event probabilities and category per clip.
+
+The clips to predict are read in one short unit of work; then, a batch at a time, their feature
+files are read, the model scores them (``model.inference``, no session open) and the batch's
+rows are inserted in their own unit of work, so an interrupted run keeps what it finished and
+a re-run predicts only the rest.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import torch
 
 from avel_annotate.config import Settings
 from avel_annotate.domain import uncertainty
@@ -15,15 +21,15 @@ from avel_annotate.domain.segments import from_list
 from avel_annotate.domain.uncertainty import DEFAULT_SCORER
 from avel_annotate.errors import ConfigError, FeatureError
 from avel_annotate.features.store_files import read_features
-from avel_annotate.model.network import predict as model_predict
+from avel_annotate.model.inference import BatchPrediction, Predictor
 from avel_annotate.services.device import pick_device
-from avel_annotate.services.models import load_version, pick_extractor
+from avel_annotate.services.model_registry import load_version, pick_extractor
 from avel_annotate.services.progress import ProgressBar
-from avel_annotate.services.store import open_engine
 from avel_annotate.store import models as mq
 from avel_annotate.store import predictions as q
 from avel_annotate.store.clips import category_ids
-from avel_annotate.store.engine import session_scope
+from avel_annotate.store.database import Store
+from avel_annotate.store.predictions import PredictCandidate
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +52,50 @@ class PredictReport:
     device: str = "cpu"
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What a run writes its rows against."""
+
+    version_id: int
+    categories: list[str]  # the model's, class index order
+    category_ids: dict[str, int]  # the store's, by name
+    scoring: str
+
+
+def _rows(
+    batch: list[PredictCandidate], pred: BatchPrediction, target: _Target
+) -> list[dict[str, Any]]:
+    """One prediction row per clip of the batch."""
+    rows = []
+    for i, cand in enumerate(batch):
+        ev, cp = pred.event_prob[i], pred.category_prob[i]
+        name = target.categories[int(cp.argmax())]
+        rows.append(
+            {
+                "clip_id": cand.id,
+                "model_version_id": target.version_id,
+                "event_probs": json.dumps([round(float(x), 6) for x in ev]),
+                "category_probs": json.dumps([round(float(x), 6) for x in cp]),
+                "segments": from_list([int(v != pred.background) for v in pred.segment_labels[i]]),
+                "category_id": target.category_ids.get(name),
+                "score": prediction_score(ev, cp, target.scoring),
+            }
+        )
+    return rows
+
+
+def _predict_batch(
+    settings: Settings, predictor: Predictor, batch: list[PredictCandidate], target: _Target
+) -> list[dict[str, Any]]:
+    files = [read_features(settings.data_dir / c.feature_path) for c in batch]
+    pred = predictor.predict(
+        np.stack([f.audio for f in files]), np.stack([f.visual for f in files])
+    )
+    return _rows(batch, pred, target)
+
+
 def predict(
+    store: Store,
     settings: Settings,
     model: str | None = None,
     *,
@@ -65,55 +114,26 @@ def predict(
             f"unknown score {scoring!r}", f"use one of {', '.join(uncertainty.SCORERS)}"
         )
     device = pick_device(device)
-    loaded = load_version(settings, model)
-    net = loaded.model.to(device).eval()
-    background = net.config.n_categories
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as session:
-            extractor = pick_extractor(session, features)
-            version = mq.get_version(session, loaded.name)
-            assert version is not None
-            version_id = version.id
-            todo = q.clips_to_predict(session, version_id, extractor, split=split, limit=limit)
-            cat_ids = category_ids(session)
-        random_count = sum(1 for c in todo if c.is_random)
-        if random_count and not allow_random_features:
-            raise FeatureError(
-                f"{random_count} clip(s) have only random-weight {extractor} features",
-                "extract real features, or pass --allow-random-features for a demo",
-            )
-        done = 0
-        with ProgressBar(settings.progress, len(todo), f"predict {loaded.name}") as bar:
-            for start in range(0, len(todo), batch_size):
-                batch = todo[start : start + batch_size]
-                files = [read_features(settings.data_dir / c.feature_path) for c in batch]
-                audio = torch.from_numpy(np.stack([f.audio for f in files]).astype(np.float32))
-                video = torch.from_numpy(np.stack([f.visual for f in files]).astype(np.float32))
-                with torch.no_grad():
-                    out = net(audio=audio.to(device), video=video.to(device))
-                    pred = model_predict(out, net.config)
-                ev = pred.event_prob.float().cpu().numpy()
-                cp = pred.category_prob.float().cpu().numpy()
-                labels = pred.segment_labels.cpu().numpy()
-                rows = []
-                for i, cand in enumerate(batch):
-                    name = loaded.categories[int(cp[i].argmax())]
-                    rows.append(
-                        {
-                            "clip_id": cand.id,
-                            "model_version_id": version_id,
-                            "event_probs": json.dumps([round(float(x), 6) for x in ev[i]]),
-                            "category_probs": json.dumps([round(float(x), 6) for x in cp[i]]),
-                            "segments": from_list([int(v != background) for v in labels[i]]),
-                            "category_id": cat_ids.get(name),
-                            "score": prediction_score(ev[i], cp[i], scoring),
-                        }
-                    )
-                with session_scope(engine) as session:
-                    q.insert_predictions(session, rows)
-                done += len(rows)
-                bar.advance(len(rows))
-    finally:
-        engine.dispose()
+    loaded = load_version(store, settings, model)
+    predictor = Predictor(loaded.model, device)
+    with store.session() as session:
+        extractor = pick_extractor(session, features)
+        version = mq.get_version(session, loaded.name)
+        assert version is not None
+        todo = q.clips_to_predict(session, version.id, extractor, split=split, limit=limit)
+        target = _Target(version.id, loaded.categories, category_ids(session), scoring)
+    random_count = sum(1 for c in todo if c.is_random)
+    if random_count and not allow_random_features:
+        raise FeatureError(
+            f"{random_count} clip(s) have only random-weight {extractor} features",
+            "extract real features, or pass --allow-random-features for a demo",
+        )
+    done = 0
+    with ProgressBar(settings.progress, len(todo), f"predict {loaded.name}") as bar:
+        for start in range(0, len(todo), batch_size):
+            rows = _predict_batch(settings, predictor, todo[start : start + batch_size], target)
+            with store.session() as session:
+                q.insert_predictions(session, rows)
+            done += len(rows)
+            bar.advance(len(rows))
     return PredictReport(loaded.name, extractor, len(todo), done, random_count, device)

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from avel_annotate import __version__
+from avel_annotate import __version__, fileio
 from avel_annotate.config import Settings
 from avel_annotate.domain import report_html as html
 from avel_annotate.domain.report_figures import MIME_BY_SUFFIX, figure_section
 from avel_annotate.errors import ConfigError
-from avel_annotate.services.store import store_session
 from avel_annotate.store import models as mq
 from avel_annotate.store import report as q
+from avel_annotate.store.database import Session, Store
 from avel_annotate.store.engine import safe_url
+from avel_annotate.store.tables import ModelVersion
 
 
 @dataclass(frozen=True)
@@ -114,90 +114,132 @@ def _figures(paths: Sequence[Path]) -> list[str]:
     return out
 
 
-def write_report(
-    settings: Settings, out: Path | None = None, figures: Sequence[Path] = ()
-) -> ReportSummary:
-    out = out or settings.data_dir / "report.html"
-    extra = _figures(figures)
-    with store_session(settings) as session:
-        per_split = q.category_split_counts(session)
-        outcomes = q.fetch_outcomes(session)
-        versions = mq.all_versions(session)
-        default = mq.default_version(session) or (versions[-1] if versions else None)
-        timeline = q.timeline_rows(session, default.id) if default else []
-        accuracy = {
-            key: {
-                v.name: round(100 * m[key]["accuracy"], 2)
-                for v in versions
-                if isinstance((m := json.loads(v.metrics or "{}")).get(key), dict)
-                and m[key].get("accuracy") is not None
-            }
-            for key in ("val", "test")
-        }
-        progress = q.annotation_progress(session)
-        random_files = q.random_feature_files(session)
-        random_models = [
-            v.name for v in versions if json.loads(v.data_snapshot or "{}").get("random_features")
-        ]
-        picked = _pick_metrics(json.loads(default.metrics or "{}")) if default else None
-        names = [*json.loads(default.categories), "background"] if default else []
-        version_rows = [
-            (
-                v.name,
-                "yes" if v.is_default else "",
-                v.variant or v.source,
-                v.created_at.isoformat(timespec="minutes"),
-                ", ".join(
-                    f"{k}={n}"
-                    for k, n in json.loads(v.data_snapshot or "{}").items()
-                    if k.endswith("clips")
-                ),
-            )
-            for v in versions
-        ]
-    for t in timeline:
+@dataclass
+class _Facts:
+    """Everything the page shows that comes from the store, read in one unit of work."""
+
+    per_split: dict[str, dict[str, int]]
+    outcomes: dict[str, int]
+    progress: dict[str, int]
+    random_files: int
+    versions: list[ModelVersion]
+    default: ModelVersion | None
+    timeline: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def clip_total(self) -> int:
+        return sum(sum(c.values()) for c in self.per_split.values())
+
+
+def _read_facts(session: Session) -> _Facts:
+    versions = mq.all_versions(session)
+    default = mq.default_version(session) or (versions[-1] if versions else None)
+    facts = _Facts(
+        per_split=q.category_split_counts(session),
+        outcomes=q.fetch_outcomes(session),
+        progress=q.annotation_progress(session),
+        random_files=q.random_feature_files(session),
+        versions=versions,
+        default=default,
+        timeline=q.timeline_rows(session, default.id) if default else [],
+    )
+    for t in facts.timeline:
         t["model"] = default.name if default else ""
-    clip_total = sum(sum(c.values()) for c in per_split.values())
-    categories = {cat for c in per_split.values() for cat in c}
-    top = sorted(categories, key=lambda c: -sum(per_split[s].get(c, 0) for s in per_split))[:40]
+    return facts
+
+
+def _warnings(facts: _Facts) -> list[str]:
     warnings = []
-    if random_files:
+    if facts.random_files:
         warnings.append(
-            f"{random_files} feature file(s) were extracted with RANDOM weights: they carry no "
-            "meaning; re-extract with the pretrained weights"
+            f"{facts.random_files} feature file(s) were extracted with RANDOM weights: they carry "
+            "no meaning; re-extract with the pretrained weights"
         )
+    random_models = [
+        v.name for v in facts.versions if json.loads(v.data_snapshot or "{}").get("random_features")
+    ]
     if random_models:
         warnings.append(
             f"Model version(s) {', '.join(random_models)} were trained on random-weight "
             "features: a demonstration, not a model"
         )
-    sections = [
-        *[html.warning(w) for w in warnings],
-        html.bar_chart(
-            f"Clips per category and split (top {len(top)} of {len(categories)})",
-            {s: {c: per_split[s][c] for c in top if c in per_split[s]} for s in sorted(per_split)},
-        ),
-        html.bar_chart("Fetch outcomes", {"clips": outcomes}),
-        *_qc_sections(settings, progress),
+    return warnings
+
+
+def _clip_chart(per_split: dict[str, dict[str, int]]) -> str:
+    categories = {cat for c in per_split.values() for cat in c}
+    top = sorted(categories, key=lambda c: -sum(per_split[s].get(c, 0) for s in per_split))[:40]
+    return html.bar_chart(
+        f"Clips per category and split (top {len(top)} of {len(categories)})",
+        {s: {c: per_split[s][c] for c in top if c in per_split[s]} for s in sorted(per_split)},
+    )
+
+
+def _version_row(v: ModelVersion) -> tuple[object, ...]:
+    snapshot = json.loads(v.data_snapshot or "{}")
+    return (
+        v.name,
+        "yes" if v.is_default else "",
+        v.variant or v.source,
+        v.created_at.isoformat(timespec="minutes"),
+        ", ".join(f"{k}={n}" for k, n in snapshot.items() if k.endswith("clips")),
+    )
+
+
+def _model_sections(facts: _Facts) -> list[str]:
+    """Accuracy per version, the versions table, the default's confusion matrix."""
+    accuracy = {
+        key: {
+            v.name: round(100 * m[key]["accuracy"], 2)
+            for v in facts.versions
+            if isinstance((m := json.loads(v.metrics or "{}")).get(key), dict)
+            and m[key].get("accuracy") is not None
+        }
+        for key in ("val", "test")
+    }
+    default = facts.default
+    picked = _pick_metrics(json.loads(default.metrics or "{}")) if default else None
+    names = [*json.loads(default.categories), "background"] if default else []
+    return [
         html.bar_chart("Segment accuracy per model version", accuracy, unit=" %"),
-        html.table("Model versions", ["name", "default", "kind", "created", "data"], version_rows),
+        html.table(
+            "Model versions",
+            ["name", "default", "kind", "created", "data"],
+            [_version_row(v) for v in facts.versions],
+        ),
         html.confusion_matrix(
             f"Confusion matrix: {default.name if default else '-'} on "
             f"{picked[0] if picked else '-'}",
             names,
             picked[1]["confusion"] if picked else [],
         ),
+    ]
+
+
+def write_report(
+    store: Store, settings: Settings, out: Path | None = None, figures: Sequence[Path] = ()
+) -> ReportSummary:
+    """Render the page from the store and write it atomically (default
+    ``<data-dir>/report.html``)."""
+    out = out or settings.data_dir / "report.html"
+    extra = _figures(figures)
+    with store.session() as session:
+        facts = _read_facts(session)
+    sections = [
+        *[html.warning(w) for w in _warnings(facts)],
+        _clip_chart(facts.per_split),
+        html.bar_chart("Fetch outcomes", {"clips": facts.outcomes}),
+        *_qc_sections(settings, facts.progress),
+        *_model_sections(facts),
         html.timelines(
-            "Labels (curated, else the list's) against the model's event probabilities", timeline
+            "Labels (curated, else the list's) against the model's event probabilities",
+            facts.timeline,
         ),
         *extra,
     ]
     subtitle = (
-        f"{clip_total} clips; store {safe_url(settings.db_url)}; generated "
+        f"{facts.clip_total} clips; store {safe_url(settings.db_url)}; generated "
         f"{datetime.now(UTC).isoformat(timespec='seconds')} by avel-annotate {__version__}"
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(html.page("avel-annotate report", subtitle, sections), encoding="utf-8")
-    os.replace(tmp, out)
-    return ReportSummary(str(out), clip_total, len(versions), len(sections))
+    fileio.write_text(out, html.page("avel-annotate report", subtitle, sections))
+    return ReportSummary(str(out), facts.clip_total, len(facts.versions), len(sections))

@@ -47,6 +47,11 @@ def set_default(session: Session, version: ModelVersion) -> None:
     version.is_default = True
 
 
+def feature_kinds(session: Session) -> list[str]:
+    """The feature kinds (extractor names) that have files in the store, sorted."""
+    return sorted(set(session.scalars(select(FeatureFile.extractor).distinct())))
+
+
 def set_metrics(session: Session, version: ModelVersion, key: str, metrics: dict[str, Any]) -> None:
     current = json.loads(version.metrics or "{}")
     current[key] = metrics

@@ -24,6 +24,7 @@ from avel_annotate.services import annotate, gold, qc
 from avel_annotate.services.curation import curated_labels
 from avel_annotate.services.report import write_report
 from avel_annotate.services.store import store_session
+from avel_annotate.store.database import Store
 from avel_annotate.store.tables import (
     Annotation,
     Clip,
@@ -219,7 +220,8 @@ def test_gold_check_flags_the_careless_annotator(
     from selenium.webdriver.common.by import By
 
     out = tmp_path / "report.html"
-    write_report(ls_settings, out)
+    with Store.open(ls_settings.db_url) as store:
+        write_report(store, ls_settings, out)
     browser.get(out.as_uri())
     headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
     assert "Accuracy on gold clips, per annotator (% right, with counts)" in headings

@@ -4,6 +4,7 @@ back its 4,143 rows with order files selecting the release's rows (real release 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -18,6 +19,7 @@ from avel_annotate.model.data import read_order_file
 from avel_annotate.services import clips
 from avel_annotate.services.export import _rows, ave_rows
 from avel_annotate.store import features as fq
+from avel_annotate.store.database import Store
 from avel_annotate.store.engine import make_engine, session_scope
 from avel_annotate.store.tables import Clip
 from tests.integration.test_predict_export import _provenance
@@ -59,9 +61,15 @@ def test_every_row_is_an_event_and_listed(release_store: Settings) -> None:
     assert [e.split(" 0-10")[0] for e in three.events] == ["Ukulele", "Banjo", "Mandolin"]
 
 
+@pytest.fixture
+def release_db(release_store: Settings) -> Iterator[Store]:
+    with Store.open(release_store.db_url) as store:
+        yield store
+
+
 @needs_release
-def test_export_rows_are_the_releases(release_store: Settings) -> None:
-    planned = ave_rows(release_store, _rows(release_store, None, "list"), "list")
+def test_export_rows_are_the_releases(release_db: Store) -> None:
+    planned = ave_rows(release_db, _rows(release_db, None, "list"), "list")
     assert len(planned) == 4143
     lines = (RELEASE / "Annotations.txt").read_text().splitlines()
     for a, line in zip(planned, lines, strict=True):  # Annotations order, row for row
@@ -72,7 +80,7 @@ def test_export_rows_are_the_releases(release_store: Settings) -> None:
         ours = [i for i, a in enumerate(planned) if a.row.split == split]
         theirs = read_order_file(RELEASE / f"{split}_order.h5")
         assert ours == sorted(theirs.tolist())  # the same rows, ascending
-    test_only = ave_rows(release_store, _rows(release_store, None, "list"), "list", "test")
+    test_only = ave_rows(release_db, _rows(release_db, None, "list"), "list", "test")
     assert len(test_only) == 402
 
 

@@ -16,7 +16,7 @@ from avel_annotate.features.store_files import feature_path, read_features, writ
 from avel_annotate.model.data import iter_batches, split_ae_bg
 from avel_annotate.model.packed import PackedClipDataset
 from avel_annotate.services.feature_cache import cache_folder, packed_dataset
-from avel_annotate.services.training_data import FeatureFileDataset
+from avel_annotate.services.training_data import FeatureFileDataset, feature_file_dataset
 from avel_annotate.store.models import LabelledFeatures
 
 CATS = ["Church bell", "Dog", "Flute"]
@@ -57,7 +57,7 @@ def items(tmp_path: Path) -> list[LabelledFeatures]:
 
 
 def _source(items: list[LabelledFeatures], data_dir: Path) -> FeatureFileDataset:
-    return FeatureFileDataset(items, data_dir, CATS, allow_random=True)
+    return feature_file_dataset(items, data_dir, CATS, allow_random=True)
 
 
 def _folder(data_dir: Path) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from avel_annotate.config import load_settings
-from avel_annotate.services.models import stored_path, version_folder
+from avel_annotate.services.model_registry import stored_path, version_folder
 
 
 def test_stored_relative_and_found_in_a_copy(tmp_path: Path):

@@ -10,11 +10,12 @@ from avel_annotate.config import Settings
 from avel_annotate.domain.uncertainty import SCORERS
 from avel_annotate.errors import ConfigError
 from avel_annotate.services.predict import predict, prediction_score
+from avel_annotate.store.database import Store
 
 
-def test_unknown_scoring_is_refused_first(settings: Settings):
+def test_unknown_scoring_is_refused_first(store: Store, settings: Settings):
     with pytest.raises(ConfigError) as e:
-        predict(settings, "no-such-model", scoring="bald")
+        predict(store, settings, "no-such-model", scoring="bald")
     assert "unknown score 'bald'" in e.value.one_line()
     assert all(name in e.value.one_line() for name in SCORERS)
 
