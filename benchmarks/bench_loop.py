@@ -473,9 +473,8 @@ def run_arm(
                 batch_size=cfg.batch_size, seed=seed, bf16=True, features=EXTRACTOR,
                 feature_cache=False, device="cpu",
             ))  # fmt: skip
-            ev = evaluation.evaluate_model(
-                store, settings, name, "test", labels="list", features=EXTRACTOR
-            )
+            ev = evaluation.evaluate_model(store, settings, name, evaluation.EvalOptions(
+                "test", labels="list", features=EXTRACTOR))  # fmt: skip
             record.update(
                 model=name,
                 train_s=trained.seconds,

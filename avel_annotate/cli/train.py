@@ -9,7 +9,7 @@ import typer
 from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import kv, line
 from avel_annotate.domain.device import DEVICE_HELP
-from avel_annotate.services.evaluation import EvalReport, evaluate_model
+from avel_annotate.services.evaluation import EvalOptions, EvalReport, evaluate_model
 from avel_annotate.services.training import EpochRecord, TrainOptions, TrainReport, train_model
 
 D = TrainOptions  # the defaults of every option below
@@ -111,16 +111,16 @@ def _eval_view(report: EvalReport) -> None:
 def evaluate(
     ctx: typer.Context,
     model: str | None = typer.Option(None, "--model", help="Version (default: the default)."),
-    split: str = typer.Option("test", "--split"),
-    from_ave_h5: Path | None = typer.Option(None, "--from-ave-h5"),
-    features: str | None = typer.Option(None, "--features"),
-    labels: str = typer.Option("curated", "--labels", help="curated | list."),
-    allow_random: bool = typer.Option(False, "--allow-random-features"),
+    split: str = typer.Option(EvalOptions.split, "--split"),
+    from_ave_h5: Path | None = typer.Option(EvalOptions.from_ave_h5, "--from-ave-h5"),
+    features: str | None = typer.Option(EvalOptions.features, "--features"),
+    labels: str = typer.Option(EvalOptions.labels, "--labels", help="curated | list."),
+    allow_random: bool = typer.Option(EvalOptions.allow_random_features, "--allow-random-features"),
     json_out: bool = JSON,
 ) -> None:
     """Segment accuracy, per-class accuracy, D_ae/D_bg, event F1, confusion matrix."""
     e = env(ctx)
-    report = evaluate_model(e.store, e.settings, model, split, from_ave_h5=from_ave_h5,
-                            features=features, labels=labels,
-                            allow_random_features=allow_random)  # fmt: skip
+    options = EvalOptions(split=split, from_ave_h5=from_ave_h5, features=features,
+                          labels=labels, allow_random_features=allow_random)  # fmt: skip
+    report = evaluate_model(e.store, e.settings, model, options)
     e.out(json_out).show(report, _eval_view)

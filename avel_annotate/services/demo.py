@@ -150,10 +150,9 @@ def run_demo(
             store,
             settings,
             name,
-            "test",
-            labels="list",
-            allow_random_features=True,
-            features=feats.extractor,
+            evaluation.EvalOptions(
+                "test", labels="list", allow_random_features=True, features=feats.extractor
+            ),
         )
 
     pushed: int | None = None

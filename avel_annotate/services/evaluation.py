@@ -44,45 +44,43 @@ class EvalReport:
     saved_to: str
 
 
+@dataclass(frozen=True)
+class EvalOptions:
+    """What `avel evaluate` scores a version on (the CLI's defaults)."""
+
+    split: str = "test"
+    from_ave_h5: Path | None = None  # an AVE h5 release instead of the store
+    features: str | None = None  # feature kind (default: the store's only one)
+    labels: str = "curated"  # curated | list
+    allow_random_features: bool = False
+
+
 def _store_split(
-    store: Store,
-    settings: Settings,
-    loaded: LoadedModel,
-    split: str,
-    features: str | None,
-    labels: str,
-    allow_random: bool,
+    store: Store, settings: Settings, loaded: LoadedModel, o: EvalOptions
 ) -> ClipDataset:
     with store.session() as session:
-        extractor = pick_extractor(session, features)
-        items = q.labelled_features(session, split, extractor, labels)
+        extractor = pick_extractor(session, o.features)
+        items = q.labelled_features(session, o.split, extractor, o.labels)
     if not items:
         raise ModelError(
-            f"no clips of split {split!r} have {labels} labels and {extractor} features",
+            f"no clips of split {o.split!r} have {o.labels} labels and {extractor} features",
             "label and extract features for that split first",
         )
     return feature_file_dataset(
-        items, settings.data_dir, loaded.categories, allow_random=allow_random
+        items, settings.data_dir, loaded.categories, allow_random=o.allow_random_features
     )
 
 
 def evaluate_model(
-    store: Store,
-    settings: Settings,
-    name: str | None,
-    split: str = "test",
-    *,
-    from_ave_h5: Path | None = None,
-    features: str | None = None,
-    labels: str = "curated",
-    allow_random_features: bool = False,
+    store: Store, settings: Settings, name: str | None, options: EvalOptions | None = None
 ) -> EvalReport:
-    """Score a model version on a split and save the metrics with the version."""
+    """Score a model version (``None``: the default) on a split and save the metrics with it."""
+    o = options or EvalOptions()
     loaded = load_version(store, settings, name)
-    if from_ave_h5 is not None:
-        data: ClipDataset = AveH5Dataset(from_ave_h5, split)
+    if o.from_ave_h5 is not None:
+        data: ClipDataset = AveH5Dataset(o.from_ave_h5, o.split)
     else:
-        data = _store_split(store, settings, loaded, split, features, labels, allow_random_features)
+        data = _store_split(store, settings, loaded, o)
     if data.n_categories != loaded.model.config.n_categories:
         raise ModelError(
             f"model {loaded.name} has {loaded.model.config.n_categories} categories, the data "
@@ -90,12 +88,12 @@ def evaluate_model(
             "evaluate on data labelled with the model's category list",
         )
     metrics = evaluate(loaded.model, data).report.to_dict()
-    key = f"{split}" if from_ave_h5 is None else f"{split}@ave-h5"
-    path = settings.models_dir / loaded.name / f"eval-{split}.json"
-    write_json(path, {"split": split, "n_clips": len(data), "metrics": metrics})
+    key = f"{o.split}" if o.from_ave_h5 is None else f"{o.split}@ave-h5"
+    path = settings.models_dir / loaded.name / f"eval-{o.split}.json"
+    write_json(path, {"split": o.split, "n_clips": len(data), "metrics": metrics})
     with store.session() as session:
         q.set_metrics(session, require_version(session, loaded.name), key, metrics)
-    return EvalReport(loaded.name, split, len(data), metrics, str(path))
+    return EvalReport(loaded.name, o.split, len(data), metrics, str(path))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from avel_annotate.services.model_registry import (
     version_dir,
     write_version_files,
 )
-from avel_annotate.services.training_data import feature_file_dataset
+from avel_annotate.services.training_data import FeatureFileDataset, feature_file_dataset
 from avel_annotate.store import models as q
 from avel_annotate.store.clips import category_names
 from avel_annotate.store.database import Store
@@ -182,18 +182,19 @@ def _store_data(store: Store, settings: Settings, o: TrainOptions) -> TrainingDa
     """The labelled clips of both splits over their feature files, through the packed cache
     (per split, kind and label source; rebuilt only when its inputs change) unless it is off."""
     kind, categories, train_items, val_items = _labelled(store, o)
-    data: dict[str, ClipDataset] = {}
-    built: dict[str, bool] = {}
-    for which, items in ((o.split, train_items), (o.val_split, val_items)):
-        source = feature_file_dataset(
+    data: dict[str, ClipDataset] = {
+        which: feature_file_dataset(
             items, settings.data_dir, categories, allow_random=o.allow_random_features
         )
-        data[which] = source
-        if o.feature_cache:
-            folder = cache_folder(settings.features_dir, kind, which, o.labels)
-            data[which], built[which] = packed_dataset(
-                source, folder, show_progress=settings.progress
-            )
+        for which, items in ((o.split, train_items), (o.val_split, val_items))
+    }  # both checked before either is packed
+    built: dict[str, bool] = {}
+    sources = list(data.items()) if o.feature_cache else []
+    for which, source in sources:  # packed per split, kind and label source
+        folder = cache_folder(settings.features_dir, kind, which, o.labels)
+        data[which], built[which] = packed_dataset(
+            cast(FeatureFileDataset, source), folder, show_progress=settings.progress
+        )
     snapshot = {
         "source": "store",
         "feature_cache": {k: "built" if v else "reused" for k, v in built.items()} or "off",

@@ -9,9 +9,15 @@ import numpy as np
 import pytest
 
 from avel_annotate.errors import FeatureError
-from avel_annotate.features.ave_h5 import DATASET_KEY, export_ave_h5, import_ave_h5
+from avel_annotate.features.ave_h5 import (
+    DATASET_KEY,
+    export_ave_h5,
+    import_ave_h5,
+    write_h5_array,
+)
 from avel_annotate.features.provenance import Provenance
 from avel_annotate.features.store_files import read_features, write_features
+from avel_annotate.fileio import is_temp
 
 N = 3
 
@@ -92,3 +98,20 @@ def test_export_refuses_random_features_and_mixed_extractors(tmp_path: Path) -> 
         export_ave_h5([one, two], tmp_path / "v2.h5", tmp_path / "a2.h5")
     assert not (tmp_path / "v2.h5").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in tmp_path.iterdir() if is_temp(p)]
+    # a failed export over an earlier one leaves both of its files as they were
+    before = (out_v.read_bytes(), out_a.read_bytes())
+    with pytest.raises(FeatureError, match="differs"):
+        export_ave_h5([one, two], out_v, out_a)
+    assert (out_v.read_bytes(), out_a.read_bytes()) == before
+    assert not [p for p in tmp_path.iterdir() if is_temp(p)]
+
+
+def test_write_h5_array_replaces_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "labels.h5"
+    write_h5_array(path, np.zeros((2, 10, 3)))
+    write_h5_array(path, np.arange(4), key="order")
+    with h5py.File(path, "r") as fh:
+        assert list(fh.keys()) == ["order"]
+        np.testing.assert_array_equal(fh["order"][()], np.arange(4))
+    assert [p.name for p in tmp_path.iterdir()] == ["labels.h5"]
