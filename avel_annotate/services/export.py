@@ -15,6 +15,7 @@ import numpy as np
 from avel_annotate import fileio
 from avel_annotate.config import Settings
 from avel_annotate.domain import segments as seg
+from avel_annotate.domain.dataset_card import SPLIT_ORDER, render_dataset_card
 from avel_annotate.domain.ids import parse_clip_id
 from avel_annotate.errors import ConfigError, ConflictError, FeatureError
 from avel_annotate.features.ave_h5 import export_ave_h5, write_h5_array
@@ -28,13 +29,6 @@ from avel_annotate.store.database import Store
 
 log = logging.getLogger(__name__)
 FORMATS = ("ave-h5", "csv", "jsonl")
-SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
-
-LABEL_DEFINITION = (
-    "Each clip is 10 one-second segments. Segment t is labelled 1 (an audio-visual event) when "
-    "the clip's category is both heard and seen during second [t, t+1); otherwise 0 "
-    "(background). The category is one per clip."
-)
 
 
 @dataclass(frozen=True)
@@ -248,52 +242,6 @@ def _export_jsonl(store: Store, rows: list[CuratedRow], path: Path) -> list[Path
     return [path]
 
 
-def _card(rows: list[CuratedRow], labels: str, fmt: str, agreement: dict[str, Any] | None) -> str:
-    by_split = Counter(r.split or "-" for r in rows)
-    by_cat: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in rows:
-        by_cat[r.category or "-"][r.split or "-"] += 1
-    splits = sorted(by_split, key=lambda s: SPLIT_ORDER.get(s, 3))
-    event_share = sum(r.segments.count("1") for r in rows) / max(1, 10 * len(rows))
-    lines = [
-        "# Dataset card",
-        "",
-        f"Exported by avel-annotate as `{fmt}` from {labels} labels: {len(rows)} clips, "
-        f"{100 * event_share:.1f} % of seconds are events.",
-        "",
-        "## Label definition",
-        "",
-        LABEL_DEFINITION,
-        "",
-        "## Clips per split",
-        "",
-        "| split | clips |",
-        "|---|---|",
-        *[f"| {s} | {by_split[s]} |" for s in splits],
-        "",
-        "## Clips per category and split",
-        "",
-        "| category | " + " | ".join(splits) + " |",
-        "|---|" + "---|" * len(splits),
-        *[
-            f"| {c} | " + " | ".join(str(by_cat[c][s]) for s in splits) + " |"
-            for c in sorted(by_cat)
-        ],
-        "",
-        "## Annotation agreement",
-        "",
-    ]
-    if agreement and agreement.get("n_pairs"):
-        lines += [
-            f"Independent re-checks: {agreement['n_pairs']} clips. Per-second agreement "
-            f"{agreement['percent_agreement']:.1f} %, Cohen's kappa {agreement['kappa']:.3f}; "
-            f"category agreement {agreement['category_agreement']:.1f} %.",
-        ]
-    else:
-        lines += ["No independent re-checks recorded."]
-    return "\n".join(lines) + "\n"
-
-
 # Every file an ave-h5 export may write into its folder (the split orders only for splits present).
 AVE_FILES = (
     "visual_feature.h5",
@@ -379,7 +327,7 @@ def export(
         from avel_annotate.services.qc import qc_report
 
         agreement = qc_report(settings).overall.__dict__
-    fileio.write_text(card, _card(rows, o.labels, fmt, agreement))
+    fileio.write_text(card, render_dataset_card(rows, o.labels, fmt, agreement))
     return ExportReport(
         format=fmt,
         out=str(out),

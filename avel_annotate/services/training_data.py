@@ -2,8 +2,8 @@
 
 The model package reads data through its small ``ClipDataset`` protocol; this module checks the
 store's rows (random-weight features, unknown categories, events without a category) and builds
-the label table, then hands plain data and a feature-file reader to ``model.files``. No torch
-here: the dataset class lives in the model package.
+the label table, then hands plain data and a feature-file reader to ``model.feature_files``. No
+torch here: the dataset class lives in the model package.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from avel_annotate.errors import FeatureError, ModelError
 from avel_annotate.features.store_files import read_features
-from avel_annotate.model.files import FeatureFileDataset as FeatureFileDataset
+from avel_annotate.model.feature_files import FeatureFileDataset as FeatureFileDataset
 from avel_annotate.store.models import LabelledFeatures
 
 log = logging.getLogger(__name__)
