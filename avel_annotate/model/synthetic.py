@@ -7,7 +7,8 @@ labelled c; the other seconds are background. So a model must see that the two p
 co-occur: audio alone or vision alone cannot tell an event second from an audio-only or a
 visual-only background second. About a third of the clips are all-event (D_ae), as in AVE.
 
-Writing is chunked, so a dataset larger than RAM can be generated (benchmarks use that).
+Writing is chunked, so a dataset larger than RAM can be generated (benchmarks use that); each
+file is written atomically (``fileio``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import h5py
 import numpy as np
 from numpy.typing import NDArray
 
+from avel_annotate import fileio
 from avel_annotate.model.data import AVE_FILES, AVE_KEY, ORDER_KEY
 
 # per-second state of a clip with background: 0 event, 1 audio only, 2 visual only, 3 neither
@@ -71,9 +73,12 @@ def write_synthetic_ave(root: str | Path, spec: SyntheticSpec | None = None) -> 
     dtype = np.dtype(spec.dtype)
     chunk = 64
     with (
-        h5py.File(root / AVE_FILES["audio"], "w") as fa,
-        h5py.File(root / AVE_FILES["visual"], "w") as fv,
-        h5py.File(root / AVE_FILES["labels"], "w") as fl,
+        fileio.atomic_path(root / AVE_FILES["audio"], suffix=".h5") as tmp_a,
+        fileio.atomic_path(root / AVE_FILES["visual"], suffix=".h5") as tmp_v,
+        fileio.atomic_path(root / AVE_FILES["labels"], suffix=".h5") as tmp_l,
+        h5py.File(tmp_a, "w") as fa,
+        h5py.File(tmp_v, "w") as fv,
+        h5py.File(tmp_l, "w") as fl,
     ):
         da = fa.create_dataset(AVE_KEY, (n, t, 128), dtype=dtype, chunks=(1, t, 128))
         dv = fv.create_dataset(AVE_KEY, (n, t, 7, 7, 512), dtype=dtype, chunks=(1, t, 7, 7, 512))
@@ -102,6 +107,9 @@ def write_synthetic_ave(root: str | Path, spec: SyntheticSpec | None = None) -> 
         "test": (spec.n_train + spec.n_val, n),
     }
     for split, (lo, hi) in bounds.items():
-        with h5py.File(root / f"{split}_order.h5", "w") as fo:
+        with (
+            fileio.atomic_path(root / f"{split}_order.h5", suffix=".h5") as tmp,
+            h5py.File(tmp, "w") as fo,
+        ):
             fo.create_dataset(ORDER_KEY, data=np.arange(lo, hi, dtype=np.int64))
     return root
