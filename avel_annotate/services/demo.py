@@ -128,32 +128,17 @@ def run_demo(
     with open_store(settings) as store:
         existing = {v.name for v in model_registry.list_versions(store)}
         name = next(f"demo-{i}" for i in range(1, 10_000) if f"demo-{i}" not in existing)
-        trained = training.train_model(
-            store,
-            settings,
-            training.TrainOptions(
-                name=name,
-                labels="list",
-                allow_random_features=True,
-                epochs=epochs,
-                stage2_epochs=3,
-                batch_size=8,
-                features=feats.extractor,
-            ),
-        )
+        trained = training.train_model(store, settings, training.TrainOptions(
+            name=name, labels="list", allow_random_features=True, epochs=epochs,
+            stage2_epochs=3, batch_size=8, features=feats.extractor))  # fmt: skip
 
         step("5/7 pre-labelling every clip with the new model")
         predicted = predict.predict(
             store, settings, name, features=feats.extractor, allow_random_features=True
         )
-        evaluation.evaluate_model(
-            store,
-            settings,
-            name,
-            evaluation.EvalOptions(
-                "test", labels="list", allow_random_features=True, features=feats.extractor
-            ),
-        )
+        evaluation.evaluate_model(store, settings, name, evaluation.EvalOptions(
+            "test", labels="list", allow_random_features=True,
+            features=feats.extractor))  # fmt: skip
 
     pushed: int | None = None
     ls_note = "skipped (--no-labelstudio)"
