@@ -56,6 +56,7 @@ from avel_annotate.labelstudio.client import LsClient, schema_problem
 from avel_annotate.services import annotate, models, predict, qc
 from avel_annotate.services.clips import import_clip_list
 from avel_annotate.services.curation import curated_labels
+from avel_annotate.services.store import open_store
 from avel_annotate.store import features as fq
 from avel_annotate.store.engine import make_engine, session_scope
 from avel_annotate.store.tables import Clip
@@ -167,7 +168,8 @@ def build_base_store(root: Path, pool: Pool) -> Path:
     server never plays) and its feature file recorded (absolute path, shared by all arms)."""
     data = root / "base"
     settings = load_settings(data_dir=data, overrides={"progress": False})
-    import_clip_list(settings, pool.list_path)
+    with open_store(settings) as store:
+        import_clip_list(store, settings, pool.list_path)
     index = {cid: i for i, cid in enumerate(pool.clip_ids)}
     engine = make_engine(settings.db_url)
     with session_scope(engine) as s:

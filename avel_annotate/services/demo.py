@@ -17,13 +17,18 @@ from pathlib import Path
 
 from avel_annotate.config import Settings
 from avel_annotate.errors import AvelError
+from avel_annotate.fileio import write_text
 from avel_annotate.media.demo_media import make_demo_source
 from avel_annotate.media.http_server import RangeServer
 from avel_annotate.services import features, models, predict, report
-from avel_annotate.services.fetch import FetchOptions, fetch_clips
+from avel_annotate.services.clips import clip_stats
+from avel_annotate.services.fetch import FetchOptions, FetchReport, fetch_clips
+from avel_annotate.store.database import Store
 
 log = logging.getLogger(__name__)
 
+DEMO_CLIPS = 12  # the defaults of `avel demo --clips / --epochs`
+DEMO_EPOCHS = 20
 CATEGORIES = ("synthetic red 330 Hz", "synthetic blue 440 Hz", "synthetic yellow 550 Hz")
 # five splits against three categories: every category lands in every split
 SPLITS = ("train", "train", "val", "train", "test")
@@ -84,15 +89,32 @@ def _write_list(path: Path, clips: list[DemoClip]) -> None:
     for c in clips:
         bits = "[" + ",".join(c.segments) + "]"
         lines.append(f'{c.ytid}_{c.start_s:06d},{CATEGORIES[c.category]},{c.split},"{bits}"')
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _fetch_demo_clips(
+    store: Store, settings: Settings, sources: Path, clip_list: Path
+) -> FetchReport:
+    """Serve the generated sources over HTTP and fetch them like any clip list."""
+    with RangeServer(sources) as server:
+        opts = FetchOptions(workers=2, url_template=server.base_url + "/{ytid}.mp4")
+        return fetch_clips(store, settings, opts, csv_path=clip_list)
+
+
+# ResNet-18 in bfloat16 at 8 frames a second keeps the demo to minutes on a laptop CPU; all
+# three choices are recorded in every feature file's provenance
+DEMO_FEATURES = features.ExtractOptions(
+    visual="resnet18", dtype="bfloat16", frames_per_second=8, allow_random_weights=True
+)
 
 
 def run_demo(
+    store: Store,
     settings: Settings,
     *,
-    n_clips: int = 12,
+    n_clips: int = DEMO_CLIPS,
     labelstudio: bool = True,
-    epochs: int = 20,
+    epochs: int = DEMO_EPOCHS,
     say: Callable[[str], None] = log.info,
 ) -> DemoReport:
     started = time.perf_counter()
@@ -109,19 +131,10 @@ def run_demo(
     _write_list(clip_list, clips)
 
     step("2/7 fetching them through yt-dlp + ffmpeg from a local HTTP server")
-    with RangeServer(sources) as server:
-        opts = FetchOptions(workers=2, url_template=server.base_url + "/{ytid}.mp4")
-        fetched = fetch_clips(settings, opts, csv_path=clip_list)
+    fetched = _fetch_demo_clips(store, settings, sources, clip_list)
 
     step("3/7 extracting features (RANDOM weights: a demonstration, not real features)")
-    feats = features.extract_features(
-        settings,
-        # ResNet-18 in bfloat16 at 8 frames a second keeps the demo to minutes on a laptop CPU;
-        # all three choices are recorded in every feature file's provenance
-        features.ExtractOptions(
-            visual="resnet18", dtype="bfloat16", frames_per_second=8, allow_random_weights=True
-        ),
-    )
+    feats = features.extract_features(store, settings, DEMO_FEATURES)
 
     step("4/7 training CPSP on the synthetic labels")
     existing = {v.name for v in models.list_versions(settings)}
@@ -158,7 +171,7 @@ def run_demo(
     return DemoReport(
         data_dir=str(settings.data_dir),
         clips=len(clips),
-        fetched=_fetched_total(settings),
+        fetched=clip_stats(store).by_status.get("fetched", 0),
         fetch_failed=fetched.failed_permanent + fetched.failed_retryable,
         feature_kind=feats.extractor,
         model=name,
@@ -169,12 +182,6 @@ def run_demo(
         report_path=summary.out,
         seconds=round(time.perf_counter() - started, 1),
     )
-
-
-def _fetched_total(settings: Settings) -> int:
-    from avel_annotate.services.clips import clip_stats
-
-    return clip_stats(settings).by_status.get("fetched", 0)
 
 
 def _push_to_labelstudio(settings: Settings, model: str) -> tuple[int | None, str]:

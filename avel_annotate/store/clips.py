@@ -227,8 +227,15 @@ def set_splits(
         )
 
 
-def count_by(session: Session, column: Any) -> dict[str, int]:
-    stmt = select(column, func.count()).select_from(Clip).group_by(column)
+COUNTABLE = ("status", "split", "is_short")
+
+
+def count_by(session: Session, column: str) -> dict[str, int]:
+    """Clips counted by one of the ``COUNTABLE`` columns (``None`` as ``-``)."""
+    if column not in COUNTABLE:
+        raise ValueError(f"clips are not counted by {column!r}; use one of {COUNTABLE}")
+    col = getattr(Clip, column)
+    stmt = select(col, func.count()).select_from(Clip).group_by(col)
     return {str(k) if k is not None else "-": n for k, n in session.execute(stmt)}
 
 

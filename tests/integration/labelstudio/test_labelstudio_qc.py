@@ -196,7 +196,10 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
     assert [prov[c] for c in drawn] == ["agreement"] * 4 + ["adjudication"] * 2
     assert curated[drawn[4]].segments == OFF_BY_ONE
     assert sum(p == "first_pass" for p in prov.values()) == 4
-    assert clip_stats(ls_settings).curated_by_split == {"train": 10}
+    from avel_annotate.services.store import open_store
+
+    with open_store(ls_settings) as opened:
+        assert clip_stats(opened).curated_by_split == {"train": 10}
     model = qc.qc_report(ls_settings).model_vs_human["m1"]
     assert model.n_pairs == 10
     engine = open_engine(ls_settings)
