@@ -13,6 +13,30 @@ from avel_annotate.services import fetch
 app = typer.Typer(help="Download, normalise and verify clips (resumable; the store is the queue).")
 
 D = fetch.FetchOptions  # the defaults, written once there
+# the longer options, declared here so the command reads as its list of options
+URL_TEMPLATE = typer.Option(
+    D.url_template, "--url-template", help="Source URL; {ytid} is replaced."
+)
+COOKIES_FROM_BROWSER = typer.Option(
+    None, "--cookies-from-browser", help="Read cookies from BROWSER[:PROFILE] (firefox...)."
+)
+PROXY = typer.Option(
+    None, "--proxy", help="Proxy URL without a password (else AVEL_PROXY / config.toml)."
+)
+JS_RUNTIME = typer.Option(
+    None, "--js-runtime", help="JS runtime for YouTube: NAME[:PATH] (default: bundled deno)."
+)
+RATE_LIMIT = typer.Option(
+    None, "--rate-limit", min=0.001, help="At most this many downloads started per hour."
+)
+NO_PREFLIGHT = typer.Option(
+    False, "--no-preflight", help="Skip the checks before the first download."
+)
+PRESET = typer.Option(
+    fetch.NormaliseSettings.preset,
+    "--encoder-preset",
+    help="x264 preset of the normalised mp4 (size vs CPU).",
+)
 
 
 @app.callback(invoke_without_command=True)
@@ -25,32 +49,16 @@ def fetch_(
     workers: int = typer.Option(
         D.workers, "--workers", min=1, max=32, help="Concurrent downloads."
     ),
-    url_template: str = typer.Option(
-        D.url_template, "--url-template", help="Source URL; {ytid} is replaced."
-    ),
+    url_template: str = URL_TEMPLATE,
     cookies: Path | None = typer.Option(None, "--cookies", help="Netscape cookies.txt file."),
-    cookies_from_browser: str | None = typer.Option(
-        None, "--cookies-from-browser", help="Read cookies from BROWSER[:PROFILE] (firefox...)."
-    ),
-    proxy: str | None = typer.Option(
-        None, "--proxy", help="Proxy URL without a password (else AVEL_PROXY / config.toml)."
-    ),
-    js_runtime: str | None = typer.Option(
-        None, "--js-runtime", help="JS runtime for YouTube: NAME[:PATH] (default: bundled deno)."
-    ),
-    rate_limit: float | None = typer.Option(
-        None, "--rate-limit", min=0.001, help="At most this many downloads started per hour."
-    ),
+    cookies_from_browser: str | None = COOKIES_FROM_BROWSER,
+    proxy: str | None = PROXY,
+    js_runtime: str | None = JS_RUNTIME,
+    rate_limit: float | None = RATE_LIMIT,
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Retry failed clips now."),
-    no_preflight: bool = typer.Option(
-        False, "--no-preflight", help="Skip the checks before the first download."
-    ),
+    no_preflight: bool = NO_PREFLIGHT,
     force: bool = typer.Option(False, "--force", help="Fetch already fetched clips again."),
-    preset: str = typer.Option(
-        fetch.NormaliseSettings.preset,
-        "--encoder-preset",
-        help="x264 preset of the normalised mp4 (size vs CPU).",
-    ),
+    preset: str = PRESET,
     json_out: bool = JSON,
 ) -> None:
     """Fetch every pending clip (after importing --csv): 10-s mp4 + 16 kHz wav per clip."""

@@ -92,6 +92,36 @@ def _write_list(path: Path, clips: list[DemoClip]) -> None:
     write_text(path, "\n".join(lines) + "\n")
 
 
+@dataclass(frozen=True)
+class _Steps:
+    """Says each step of the demo with the seconds since it started."""
+
+    say: Callable[[str], None]
+    started: float
+
+    def __call__(self, message: str) -> None:
+        self.say(f"[{time.perf_counter() - self.started:5.0f} s] {message}")
+
+
+def _write_demo_inputs(settings: Settings, sources: Path, clips: list[DemoClip]) -> Path:
+    """The generated source videos and the clip list naming them; returns the list's path."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    write_sources(sources, clips)
+    clip_list = settings.data_dir / "demo-clips.csv"
+    _write_list(clip_list, clips)
+    return clip_list
+
+
+def _labelstudio_step(
+    settings: Settings, model: str, labelstudio: bool, step: Callable[[str], None]
+) -> tuple[int | None, str]:
+    if not labelstudio:
+        step("6/7 Label Studio skipped")
+        return None, "skipped (--no-labelstudio)"
+    step("6/7 pushing tasks with predictions to a local Label Studio")
+    return _push_to_labelstudio(settings, model)
+
+
 def _fetch_demo_clips(
     store: Store, settings: Settings, sources: Path, clip_list: Path
 ) -> FetchReport:
@@ -118,21 +148,13 @@ def run_demo(
     say: Callable[[str], None] = log.info,
 ) -> DemoReport:
     started = time.perf_counter()
-
-    def step(message: str) -> None:
-        say(f"[{time.perf_counter() - started:5.0f} s] {message}")
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    step = _Steps(say, started)
     clips = demo_clips(n_clips)
     sources = settings.data_dir / "demo-sources"
     step(f"1/7 generating {len(clips)} source videos with ffmpeg in {sources}")
-    write_sources(sources, clips)
-    clip_list = settings.data_dir / "demo-clips.csv"
-    _write_list(clip_list, clips)
-
+    clip_list = _write_demo_inputs(settings, sources, clips)
     step("2/7 fetching them through yt-dlp + ffmpeg from a local HTTP server")
     fetched = _fetch_demo_clips(store, settings, sources, clip_list)
-
     step("3/7 extracting features (RANDOM weights: a demonstration, not real features)")
     feats = features.extract_features(store, settings, DEMO_FEATURES)
 
@@ -158,13 +180,7 @@ def run_demo(
         settings, name, "test", labels="list", allow_random_features=True, features=feats.extractor
     )
 
-    pushed: int | None = None
-    ls_note = "skipped (--no-labelstudio)"
-    if labelstudio:
-        step("6/7 pushing tasks with predictions to a local Label Studio")
-        pushed, ls_note = _push_to_labelstudio(settings, name)
-    else:
-        step("6/7 Label Studio skipped")
+    pushed, ls_note = _labelstudio_step(settings, name, labelstudio, step)
 
     step("7/7 writing the report")
     summary = report.write_report(settings)
