@@ -11,12 +11,16 @@ import wave
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from avel_annotate.config import Settings
 from avel_annotate.domain.fetch_errors import RetryPolicy
 from avel_annotate.fileio import sha256_file
+from avel_annotate.media import download as dl
+from avel_annotate.media import normalise as nm
+from avel_annotate.media import probe as pr
 from avel_annotate.media.http_server import RangeServer
 from avel_annotate.media.probe import probe_media
 from avel_annotate.services.clips import list_clips
@@ -207,3 +211,30 @@ def test_force_and_retry_failed(
     r = fetch_clips(store, settings, opts(server, force=True, limit=1))
     assert (r.attempted, r.fetched) == (1, 1)
     assert server.extractions("goodclip001.mp4") == 2
+
+
+def test_no_unit_of_work_is_open_while_a_clip_downloads_or_encodes(
+    settings: Settings, store: Store, server: RangeServer, tmp_path: Path, monkeypatch
+) -> None:
+    """The network and ffmpeg run with no session open (on SQLite one would hold the write
+    lock); one worker, so another worker's claim cannot be counted."""
+    from avel_annotate.services import fetch_clip
+
+    seen: list[tuple[str, int]] = []
+
+    def watch(name: str, real: Any) -> Any:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            seen.append((name, store.open_sessions))
+            return real(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(fetch_clip.dl, "download_source", watch("download", dl.download_source))
+    monkeypatch.setattr(fetch_clip.nm, "normalise", watch("normalise", nm.normalise))
+    monkeypatch.setattr(fetch_clip.pr, "probe_media", watch("probe", pr.probe_media))
+    csv = write_list(tmp_path / "l.csv", [("goodclip001", 5), ("missingclip", 5)])
+    report = fetch_clips(store, settings, opts(server, workers=1), csv_path=csv)
+    assert (report.fetched, report.failed_permanent) == (1, 1)
+    assert {name for name, _ in seen} == {"download", "probe", "normalise"}
+    assert [n for _, n in seen] == [0] * len(seen)
+    assert store.open_sessions == 0
