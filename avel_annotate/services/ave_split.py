@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avel_annotate.errors import ClipListError, ConfigError, ModelError
-from avel_annotate.services.clips import read_clip_list
+from avel_annotate.services.cliplist_file import read_clip_list
 from avel_annotate.store import clips as q
 from avel_annotate.store.database import Store
 
