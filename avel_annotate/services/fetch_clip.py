@@ -65,7 +65,7 @@ def _download(run: Run, claim: fq.Claim, work: Path, full: bool) -> dl.Downloade
     )
 
 
-def _content_s(claim: fq.Claim, got: dl.Downloaded, info: pr.MediaInfo, full: bool) -> float:
+def content_seconds(claim: fq.Claim, got: dl.Downloaded, info: pr.MediaInfo, full: bool) -> float:
     """Seconds of the clip the download holds; refuses a source that ends before the clip and a
     short section whose source end is not known to be there (a cut transfer looks the same)."""
     content_s = min(pr.CLIP_S, info.duration_s - (claim.start_s if full else 0.0))
@@ -94,7 +94,7 @@ def produce(run: Run, claim: fq.Claim, work: Path) -> tuple[Path, Path, dict[str
     got = _download(run, claim, work, full)
     info = pr.probe_media(got.path, claim.clip_id)
     pr.require_streams(info, claim.clip_id)
-    content_s = _content_s(claim, got, info, full)
+    content_s = content_seconds(claim, got, info, full)
     mp4, wav = work / "clip.mp4", work / "clip.wav"
     nm.normalise(
         got.path,
