@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avel_annotate.config import Settings
+from avel_annotate.domain.vocab import ClipStatus
 from avel_annotate.errors import AvelError
 from avel_annotate.fileio import write_text
 from avel_annotate.media.demo_media import make_demo_source
@@ -187,7 +188,7 @@ def run_demo(
     return DemoReport(
         data_dir=str(settings.data_dir),
         clips=len(clips),
-        fetched=clip_stats(store).by_status.get("fetched", 0),
+        fetched=clip_stats(store).by_status.get(ClipStatus.FETCHED, 0),
         fetch_failed=fetched.failed_permanent + fetched.failed_retryable,
         feature_kind=feats.extractor,
         model=name,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from avel_annotate.config import Settings
 from avel_annotate.domain import fetch_errors as fe
+from avel_annotate.domain.vocab import ClipStatus
 from avel_annotate.errors import StoreError
 from avel_annotate.media import download as dl
 from avel_annotate.services import fetch_preflight as pf
@@ -146,10 +147,10 @@ def _report(
     return FetchReport(
         imported=imported,
         attempted=len(run.claimed),
-        fetched=o["fetched"],
+        fetched=o[ClipStatus.FETCHED],
         short=o["short"],
-        failed_retryable=o["failed_retryable"],
-        failed_permanent=o["failed_permanent"],
+        failed_retryable=o[ClipStatus.FAILED_RETRYABLE],
+        failed_permanent=o[ClipStatus.FAILED_PERMANENT],
         rate_limited=o["rate_limited"],
         released=released,
         reclaimed=reclaimed,
@@ -158,7 +159,7 @@ def _report(
         stop_fix=run.trip.fix if run.trip is not None else None,
         refetch_kept=o["refetch_kept"],
         elapsed_s=round(elapsed, 2),
-        clips_per_min=round(o["fetched"] / elapsed * 60, 2) if elapsed > 0 else 0.0,
+        clips_per_min=round(o[ClipStatus.FETCHED] / elapsed * 60, 2) if elapsed > 0 else 0.0,
         remaining=remaining,
         waiting=waiting,
         next_retry_at=next_at,
@@ -189,6 +190,9 @@ def fetch_status(store: Store) -> FetchStatus:
         n_hour, first = fq.fetched_since(session, now - timedelta(hours=1))
     span_s = max(60.0, (now - first).total_seconds()) if first is not None else 3600.0
     rate = n_hour / span_s * 3600 if n_hour else 0.0
-    remaining = sum(by_status.get(s, 0) for s in ("pending", "in_progress", "failed_retryable"))
+    remaining = sum(
+        by_status.get(s, 0)
+        for s in (ClipStatus.PENDING, ClipStatus.IN_PROGRESS, ClipStatus.FAILED_RETRYABLE)
+    )
     eta = remaining / rate * 3600 if rate > 0 else None
     return FetchStatus(by_status, errors, short, n_hour, round(rate, 1), remaining, eta)

@@ -20,6 +20,7 @@ from typing import Any
 from avel_annotate.domain import fetch_errors as fe
 from avel_annotate.domain.fetch_breaker import Trip
 from avel_annotate.domain.ids import shard_of
+from avel_annotate.domain.vocab import ClipStatus
 from avel_annotate.errors import MediaError
 from avel_annotate.fileio import fsync_dir
 from avel_annotate.media import download as dl
@@ -288,7 +289,7 @@ def trip_breaker(run: Run, trip: Trip) -> None:
 
 def _fetched(run: Run, claim: fq.Claim, is_short: bool) -> None:
     with run.lock:
-        run.outcomes["fetched"] += 1
+        run.outcomes[ClipStatus.FETCHED] += 1
         run.outcomes["short"] += int(is_short)
         run.rate_strikes = 0
         run.breaker.success()

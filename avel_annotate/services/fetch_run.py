@@ -27,6 +27,7 @@ from typing import Any
 from avel_annotate.config import Settings
 from avel_annotate.domain import fetch_errors as fe
 from avel_annotate.domain.fetch_breaker import Trip
+from avel_annotate.domain.vocab import ClipStatus
 from avel_annotate.errors import ConfigError
 from avel_annotate.media import children
 from avel_annotate.services.fetch_clip import process
@@ -98,7 +99,10 @@ def prepare(run: Run, host: str) -> tuple[int, int]:
         reclaimed = fq.reclaim_dead_owners(session, host, pid_alive)
         if o.retry_failed:
             fq.reset_for_run(
-                session, base, statuses=("failed_retryable", "failed_permanent"), limit=o.limit
+                session,
+                base,
+                statuses=(ClipStatus.FAILED_RETRYABLE, ClipStatus.FAILED_PERMANENT),
+                limit=o.limit,
             )
         if o.force:
             run.refetch_before = utcnow()
@@ -150,8 +154,10 @@ def worker(run: Run) -> None:
 
 def _update_progress(bar: ProgressBar, run: Run) -> None:
     with run.lock:
-        done = run.outcomes["fetched"] + run.outcomes["failed_permanent"]
-        failed = run.outcomes["failed_permanent"] + run.outcomes["failed_retryable"]
+        done = run.outcomes[ClipStatus.FETCHED] + run.outcomes[ClipStatus.FAILED_PERMANENT]
+        failed = (
+            run.outcomes[ClipStatus.FAILED_PERMANENT] + run.outcomes[ClipStatus.FAILED_RETRYABLE]
+        )
     bar.set(done, failed)
 
 

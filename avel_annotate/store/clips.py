@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from avel_annotate.domain.vocab import ClipStatus
 from avel_annotate.store.tables import (
     Annotation,
     Category,
@@ -81,7 +82,7 @@ def insert_clips(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         return
     now = utcnow()
     defaults = {
-        "status": "pending",
+        "status": ClipStatus.PENDING,
         "attempts": 0,
         "is_short": False,
         "created_at": now,
