@@ -27,7 +27,8 @@ from avel_annotate.domain.ls_results import labels_to_result
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import start_server
 from avel_annotate.services import annotate
-from avel_annotate.services.store import open_engine
+from avel_annotate.services.annotate import PushOptions
+from avel_annotate.services.store import open_engine, open_store
 from avel_annotate.store import annotations as q
 from avel_annotate.store.clips import ensure_categories
 from avel_annotate.store.engine import session_scope
@@ -81,7 +82,8 @@ def main() -> None:
             engine.dispose()
 
             t0 = time.perf_counter()
-            pushed = annotate.push(settings, batch_size=1000)
+            store = open_store(settings)  # closed with the server, below
+            pushed = annotate.push(store, settings, PushOptions(batch_size=1000))
             push_s = time.perf_counter() - t0
             print(f"push of {args.n} tasks: {push_s:.1f} s", flush=True)
             assert pushed.created == args.n, pushed
@@ -120,13 +122,14 @@ def main() -> None:
             setup_s = time.perf_counter() - t0
 
             t0 = time.perf_counter()
-            pulled = annotate.pull(settings, project="bench-pull")
+            pulled = annotate.pull(store, settings, project="bench-pull")
             pull_s = time.perf_counter() - t0
             assert pulled.new == args.n, pulled
             t0 = time.perf_counter()
-            again = annotate.pull(settings, project="bench-pull")
+            again = annotate.pull(store, settings, project="bench-pull")
             repull_s = time.perf_counter() - t0
             assert again.new == 0 and again.updated == 0
+            store.close()
         finally:
             server.stop()
     out = {

@@ -8,7 +8,7 @@ import typer
 
 from avel_annotate.cli import gold as gold_cmd
 from avel_annotate.cli.output import JSON, env
-from avel_annotate.cli.render import counts, emit_json, kv, line
+from avel_annotate.cli.render import counts, kv, line
 from avel_annotate.services import annotate, qc
 
 app = typer.Typer(help="Annotation in Label Studio: push tasks, pull labels, quality control.")
@@ -24,25 +24,28 @@ def _figs(f: qc.ag.Figures) -> list[str]:
     return ["-" if v is None else f"{v:.3f}" if i == 1 else f"{v:.1f}" for i, v in enumerate(pcts)]
 
 
+_PUSH = annotate.PushOptions()
+
+
 @app.command("push")
 def push(
     ctx: typer.Context,
     project: str = PROJECT,
-    split: str | None = typer.Option(None, "--split", help="Only clips of this split."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="At most N new tasks."),
-    model: str | None = typer.Option(None, "--model", help="Attach this model's predictions."),
-    order: str = typer.Option("list", "--order", help="list | uncertainty | random"),
-    seed: int = typer.Option(0, "--seed", help="Seed of --order random and the gold mix."),
+    split: str | None = typer.Option(_PUSH.split, "--split", help="Only clips of this split."),
+    limit: int | None = typer.Option(_PUSH.limit, "--limit", min=1, help="At most N new tasks."),
+    model: str | None = typer.Option(
+        _PUSH.model, "--model", help="Attach this model's predictions."
+    ),
+    order: str = typer.Option(_PUSH.order, "--order", help="list | uncertainty | random"),
+    seed: int = typer.Option(_PUSH.seed, "--seed", help="Seed of --order random and the gold mix."),
     gold_rate: float = typer.Option(
-        annotate.gold.dg.DEFAULT_GOLD_RATE, "--gold-rate", help="Gold copies per new task."
+        _PUSH.gold_rate, "--gold-rate", help="Gold copies per new task."
     ),
     json_out: bool = JSON,
 ) -> None:
     """Create tasks for fetched clips not pushed yet (safe to re-run after an interruption)."""
     e = env(ctx)
-    settings = e.settings
-    report = annotate.push(
-        settings,
+    opts = annotate.PushOptions(
         project=project,
         split=split,
         limit=limit,
@@ -51,9 +54,10 @@ def push(
         seed=seed,
         gold_rate=gold_rate,
     )
-    if e.out(json_out).json:
-        emit_json(report)
-        return
+    e.out(json_out).show(annotate.push(e.store, e.settings, opts), _push_view)
+
+
+def _push_view(report: annotate.PushReport) -> None:
     kv(
         f"pushed to {report.url} project {report.project} (id {report.ls_project_id})",
         {
@@ -72,11 +76,10 @@ def push(
 def pull(ctx: typer.Context, project: str = PROJECT, json_out: bool = JSON) -> None:
     """Store new, edited and deleted annotations; update curated labels."""
     e = env(ctx)
-    settings = e.settings
-    report = annotate.pull(settings, project=project)
-    if e.out(json_out).json:
-        emit_json(report)
-        return
+    e.out(json_out).show(annotate.pull(e.store, e.settings, project=project), _pull_view)
+
+
+def _pull_view(report: annotate.PullReport) -> None:
     kv(
         f"pulled from {report.url} project {report.project}",
         {
@@ -96,7 +99,9 @@ def pull(ctx: typer.Context, project: str = PROJECT, json_out: bool = JSON) -> N
 def sample(
     ctx: typer.Context,
     project: str = PROJECT,
-    fraction: float = typer.Option(0.6, "--fraction", help="Share of labelled tasks re-checked."),
+    fraction: float = typer.Option(
+        qc.DEFAULT_FRACTION, "--fraction", help="Share of labelled tasks re-checked."
+    ),
     seed: int = typer.Option(0, "--seed", help="Same seed and tasks, same draw."),
     annotator: list[str] = typer.Option(
         [], "--annotator", help="Only tasks first labelled by this annotator (repeat)."
@@ -106,13 +111,13 @@ def sample(
     """Draw the re-check set and send it to the re-check project (no predictions, no first
     pass, never served to its first annotator)."""
     e = env(ctx)
-    settings = e.settings
     report = qc.qc_sample(
-        settings, project=project, fraction=fraction, seed=seed, annotators=annotator
+        e.store, e.settings, project=project, fraction=fraction, seed=seed, annotators=annotator
     )
-    if e.out(json_out).json:
-        emit_json(report)
-        return
+    e.out(json_out).show(report, _sample_view)
+
+
+def _sample_view(report: qc.SampleReport) -> None:
     kv(
         f"draw {report.draw_run} (fraction {report.fraction}, seed {report.seed})",
         {
@@ -153,11 +158,11 @@ def report(
     """Agreement: per second (pooled kappa), category, per annotator/category, model vs human;
     accuracy on gold; acceptance of pre-filled predictions."""
     e = env(ctx)
-    settings = e.settings
-    r = qc.qc_report(settings, gold_threshold=gold_threshold, gold_min_answers=gold_min_answers)
-    if e.out(json_out).json:
-        emit_json(r)
-        return
+    r = qc.qc_report(e.store, gold_threshold=gold_threshold, gold_min_answers=gold_min_answers)
+    e.out(json_out).show(r, _report_view)
+
+
+def _report_view(r: qc.QcReport) -> None:
     _say(f"drawn {r.drawn}, re-checked {r.rechecked}, waiting {r.pending}")
     if r.pending_next_step:
         _say(f"  next: {r.pending_next_step}")
@@ -194,13 +199,13 @@ def adjudicate(
 ) -> None:
     """Resolve a re-check disagreement."""
     e = env(ctx)
-    settings = e.settings
     r = qc.adjudicate(
-        settings, clip_id, accept=accept, third_pass=third_pass, by=by, project=project
+        e.store, e.settings, clip_id, accept=accept, third_pass=third_pass, by=by, project=project
     )
-    if e.out(json_out).json:
-        emit_json(r)
-        return
+    e.out(json_out).show(r, _adjudicate_view)
+
+
+def _adjudicate_view(r: qc.AdjudicationReport) -> None:
     what = "sent to a third pass"
     if r.decision == "accept":
         what = f"accepted annotation {r.accepted_annotation}"

@@ -13,9 +13,11 @@ from avel_annotate.config import Settings
 from avel_annotate.domain.ls_results import labels_to_result
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.services import annotate, qc
+from avel_annotate.services.annotate import PushOptions
 from avel_annotate.services.clips import clip_stats
 from avel_annotate.services.curation import curated_labels
 from avel_annotate.services.store import open_engine
+from avel_annotate.store.database import Store
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Annotation, Category, Clip, ModelVersion, Prediction
 
@@ -76,10 +78,12 @@ def _category(settings: Settings, clip_id: str) -> str:
         engine.dispose()
 
 
-def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
+def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings, store: Store):
     ids = add_clips(ls_settings, 10, ["dog", "cat"])
     _add_model(ls_settings, ids)
-    pushed = annotate.push(ls_settings, model="m1", order="uncertainty", batch_size=4)
+    pushed = annotate.push(
+        store, ls_settings, PushOptions(model="m1", order="uncertainty", batch_size=4)
+    )
     assert pushed.created == 10 and pushed.with_predictions == 10
     client = LsClient(ls_settings.ls_url, TOKEN)
     pid = pushed.ls_project_id
@@ -98,12 +102,12 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
             completed_by=admin,
             lead_time=3.0,
         )
-    first = annotate.pull(ls_settings)
+    first = annotate.pull(store, ls_settings)
     assert first.new == 10 and first.curated.added == 10
 
-    sample = qc.qc_sample(ls_settings, fraction=0.6, seed=1)
+    sample = qc.qc_sample(store, ls_settings, fraction=0.6, seed=1)
     assert sample.drawn == 6 and sample.drawn_by_category == {"cat": 3, "dog": 3}
-    assert qc.qc_sample(ls_settings, fraction=0.6, seed=1).candidates == 0  # nothing new
+    assert qc.qc_sample(store, ls_settings, fraction=0.6, seed=1).candidates == 0  # nothing new
     tasks = _tasks_by_clip(client, pid)
     engine = open_engine(ls_settings)
     with session_scope(engine) as s:
@@ -154,10 +158,10 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
         answers[clip] = client.create_annotation(
             rechecks[clip]["id"], labels_to_result(segs, bcat), completed_by=bob
         )
-    pulled = annotate.pull(ls_settings)
+    pulled = annotate.pull(store, ls_settings)
     assert pulled.new == 7 and pulled.placeholders == 6  # the placeholders are never stored
 
-    report = qc.qc_report(ls_settings)
+    report = qc.qc_report(store)
     assert report.drawn == 6 and report.rechecked == 6 and report.pending == 0
     assert len(report.same_annotator) == 1 and drawn[0] in report.same_annotator[0]
     assert "fix: delete annotation" in report.same_annotator[0]  # every state has a next step
@@ -175,9 +179,9 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
     assert all(d.first_annotator != d.second_annotator for d in report.disagreements)
 
     # adjudicate: accept bob on drawn[4]; a third pass on drawn[5], where cid sides with the admin
-    acc = qc.adjudicate(ls_settings, drawn[4], accept=answers[drawn[4]], by="lead")
+    acc = qc.adjudicate(store, ls_settings, drawn[4], accept=answers[drawn[4]], by="lead")
     assert acc.curated.added == 1
-    qc.adjudicate(ls_settings, drawn[5], third_pass=True, by="lead")
+    qc.adjudicate(store, ls_settings, drawn[5], third_pass=True, by="lead")
     third = client._sdk.tasks.get(str(rechecks[drawn[5]]["id"]))  # in the re-check project
     assert third.overlap == 2 and third.is_labeled is False
     assert client._sdk.tasks.get(str(tasks[drawn[5]]["id"])).overlap == 1
@@ -188,16 +192,16 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
         labels_to_result(FIRST, _category(ls_settings, drawn[5])),
         completed_by=cid,
     )
-    annotate.pull(ls_settings)
+    annotate.pull(store, ls_settings)
 
-    curated = {c.clip_id: c for c in curated_labels(ls_settings, "train")}
+    curated = {c.clip_id: c for c in curated_labels(store, "train")}
     assert len(curated) == 10
     prov = {c: curated[c].provenance for c in curated}
     assert [prov[c] for c in drawn] == ["agreement"] * 4 + ["adjudication"] * 2
     assert curated[drawn[4]].segments == OFF_BY_ONE
     assert sum(p == "first_pass" for p in prov.values()) == 4
     assert clip_stats(ls_settings).curated_by_split == {"train": 10}
-    model = qc.qc_report(ls_settings).model_vs_human["m1"]
+    model = qc.qc_report(store).model_vs_human["m1"]
     assert model.n_pairs == 10
     engine = open_engine(ls_settings)
     with session_scope(engine) as s:

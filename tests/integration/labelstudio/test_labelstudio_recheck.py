@@ -21,8 +21,10 @@ from avel_annotate.domain.ls_identity import key_in
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import ServerHandle
 from avel_annotate.services import annotate, qc, recheck
+from avel_annotate.services.annotate import PushOptions
 from avel_annotate.services.curation import curated_labels
 from avel_annotate.services.store import open_engine
+from avel_annotate.store.database import Store
 from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import (
     Annotation,
@@ -115,17 +117,17 @@ def _label_stream(who: Annotator, pid: int, answer: dict[str, str]) -> list[str]
 
 
 def test_recheck_project_is_independent_and_never_serves_the_first_annotator(
-    ls_any: Settings, team: dict[str, Annotator]
+    ls_any: Settings, team: dict[str, Annotator], any_store: Store
 ):
     ann, bob, cid = team["ann"], team["bob"], team["cid"]
     ids = add_clips(ls_any, 4, ["dog"])
     _add_model(ls_any)
-    pushed = annotate.push(ls_any, model="m1")
+    pushed = annotate.push(any_store, ls_any, PushOptions(model="m1"))
     assert pushed.with_predictions == 4
     assert sorted(_label_stream(ann, pushed.ls_project_id, {})) == ids  # ann: the first pass
-    assert annotate.pull(ls_any).new == 4
+    assert annotate.pull(any_store, ls_any).new == 4
 
-    sample = qc.qc_sample(ls_any, fraction=0.5, seed=2)
+    sample = qc.qc_sample(any_store, ls_any, fraction=0.5, seed=2)
     assert (sample.drawn, sample.recheck_tasks_created) == (2, 2)
     assert sample.recheck_project == "avel (re-check)"
     rpid = sample.recheck_ls_project_id
@@ -167,10 +169,10 @@ def test_recheck_project_is_independent_and_never_serves_the_first_annotator(
 
     # idempotent: again, and after the store lost its record of the re-check tasks (a run
     # stopped between import and record), no re-check task is created twice
-    assert qc.qc_sample(ls_any, fraction=0.5, seed=2).recheck_tasks_created == 0
-    pulled = annotate.pull(ls_any)
+    assert qc.qc_sample(any_store, ls_any, fraction=0.5, seed=2).recheck_tasks_created == 0
+    pulled = annotate.pull(any_store, ls_any)
     assert (pulled.new, pulled.placeholders, pulled.recheck_ls_project_id) == (2, 2, rpid)
-    report = qc.qc_report(ls_any)
+    report = qc.qc_report(any_store)
     assert (report.drawn, report.rechecked, report.pending) == (2, 2, 0)
     assert report.same_annotator == []
     (dis,) = report.disagreements
@@ -186,21 +188,21 @@ def test_recheck_project_is_independent_and_never_serves_the_first_annotator(
     engine.dispose()
     assert rounds == [(ann.email, 1, False)] * 4 + [(bob.email, 2, False)] * 2
     assert n_projects == 2
-    cur = {c.clip_id: c for c in curated_labels(ls_any)}
+    cur = {c.clip_id: c for c in curated_labels(any_store)}
     assert cur[drawn[0]].provenance == "agreement" and drawn[1] not in cur
     assert sum(c.provenance == "first_pass" for c in cur.values()) == 2
 
     # third pass: served to cid only, in the re-check project; cid agrees with ann
-    third = qc.adjudicate(ls_any, drawn[1], third_pass=True, by="lead")
+    third = qc.adjudicate(any_store, ls_any, drawn[1], third_pass=True, by="lead")
     assert third.ls_task_id == exported[drawn[1]]["id"]
-    waiting = {d.clip_id: d for d in qc.qc_report(ls_any).disagreements}[drawn[1]]
+    waiting = {d.clip_id: d for d in qc.qc_report(any_store).disagreements}[drawn[1]]
     assert waiting.status == "third_pass" and "neither of the first two" in waiting.next_step
     assert ann.next_task(rpid) is None and bob.next_task(rpid) is None
     assert _label_stream(cid, rpid, {}) == [drawn[1]]
-    annotate.pull(ls_any)
-    cur = {c.clip_id: c for c in curated_labels(ls_any)}
+    annotate.pull(any_store, ls_any)
+    cur = {c.clip_id: c for c in curated_labels(any_store)}
     assert (cur[drawn[1]].provenance, cur[drawn[1]].segments) == ("adjudication", FIRST)
-    resolved = {d.clip_id: d for d in qc.qc_report(ls_any).disagreements}[drawn[1]]
+    resolved = {d.clip_id: d for d in qc.qc_report(any_store).disagreements}[drawn[1]]
     assert resolved.status == "resolved" and resolved.next_step == "none: curated"
     assert len(cur) == 4
 
@@ -211,7 +213,7 @@ def test_recheck_project_is_independent_and_never_serves_the_first_annotator(
         s.execute(delete(LsTask).where(LsTask.project_id == rc.id))
         s.execute(delete(QcDraw))  # and its draws: the same draw is made again
     engine.dispose()
-    again = qc.qc_sample(ls_any, fraction=0.5, seed=2)
+    again = qc.qc_sample(any_store, ls_any, fraction=0.5, seed=2)
     assert again.drawn == 2 and again.recheck_tasks_created == 0
     assert sorted(c for _t, c in admin.task_clip_ids(rpid)) == drawn
 
