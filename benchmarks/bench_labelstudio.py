@@ -28,10 +28,9 @@ from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import start_server
 from avel_annotate.services import annotate
 from avel_annotate.services.annotate import PushOptions
-from avel_annotate.services.store import open_engine, open_store
+from avel_annotate.services.store import open_store
 from avel_annotate.store import annotations as q
 from avel_annotate.store.clips import ensure_categories
-from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Clip
 
 TARGET_S = 60.0
@@ -57,8 +56,7 @@ def main() -> None:
         start_s = time.perf_counter() - t0
         try:
             settings = settings.with_(ls_url=server.url, ls_api_key=token)
-            engine = open_engine(settings)
-            with session_scope(engine) as s:
+            with open_store(settings) as opened, opened.session() as s:
                 cats = ensure_categories(s, ["dog", "cat", "car"])
                 media = data_dir / "clips" / "bench.mp4"
                 media.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +77,6 @@ def main() -> None:
                     for i in range(args.n)
                 ]
                 s.execute(insert(Clip), rows)
-            engine.dispose()
 
             t0 = time.perf_counter()
             store = open_store(settings)  # closed with the server, below
@@ -109,8 +106,7 @@ def main() -> None:
                 for r in rows
             ]
             ids = sdk.projects.import_tasks(pid, request=data, return_task_ids=True).task_ids
-            engine = open_engine(settings)
-            with session_scope(engine) as s:
+            with open_store(settings) as opened, opened.session() as s:
                 project = q.add_project(s, server.url, pid, "bench-pull", "-")
                 pks = q.clip_pks(s, [r["clip_id"] for r in rows])
                 q.insert_tasks(
@@ -118,7 +114,6 @@ def main() -> None:
                     project.id,
                     [(pks[r["clip_id"]], t, None) for r, t in zip(rows, ids, strict=True)],
                 )
-            engine.dispose()
             setup_s = time.perf_counter() - t0
 
             t0 = time.perf_counter()

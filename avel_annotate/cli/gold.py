@@ -11,7 +11,7 @@ from avel_annotate.cli.output import JSON, env
 from avel_annotate.cli.render import kv, rows
 from avel_annotate.errors import ConfigError
 from avel_annotate.services import gold
-from avel_annotate.services.gold import GoldReport
+from avel_annotate.services.gold import GoldReport, TruthFigures
 
 app = typer.Typer(help="Gold clips: known labels, mixed into first-pass pushes unannounced.")
 
@@ -138,7 +138,7 @@ def print_gold(g: GoldReport | None) -> None:
     _rows([accept_header, *accept_body])
 
 
-def _truth(t: gold.dg.TruthFigures) -> str:
+def _truth(t: TruthFigures) -> str:
     if not t.tasks:
         return "-"
     return f"{t.prediction_right_pct:.1f} / {t.kept_pct:.1f} / {t.kept_when_wrong} (n={t.tasks})"

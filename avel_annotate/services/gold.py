@@ -35,6 +35,7 @@ from avel_annotate.store.database import Session, Store
 log = logging.getLogger(__name__)
 
 RECHECKED = ("agreement", "adjudication")
+TruthFigures = dg.TruthFigures  # re-exported for the CLI (which may not import domain types)
 
 
 @dataclass(frozen=True)

@@ -185,33 +185,28 @@ def _add_model(settings: Settings, segments: str) -> None:
     """A model version with one prediction per clip (what the first pass starts from)."""
     from sqlalchemy import insert, select
 
-    from avel_annotate.services.store import open_engine
-    from avel_annotate.store.engine import session_scope
+    from avel_annotate.services.store import open_store
     from avel_annotate.store.tables import Clip, ModelVersion, Prediction
 
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            mv = ModelVersion(
-                name="m1", source="trained", path="models/m1", config="{}", categories="[]"
-            )
-            s.add(mv)
-            s.flush()
-            rows = [
-                {
-                    "clip_id": c.id,
-                    "model_version_id": mv.id,
-                    "event_probs": "[" + ", ".join(["0.9"] * 10) + "]",
-                    "category_probs": "[0.5, 0.5]",
-                    "segments": segments,
-                    "category_id": c.category_id,
-                    "score": 0.9,
-                }
-                for c in s.scalars(select(Clip))
-            ]
-            s.execute(insert(Prediction), rows)
-    finally:
-        engine.dispose()
+    with open_store(settings) as opened, opened.session() as s:
+        mv = ModelVersion(
+            name="m1", source="trained", path="models/m1", config="{}", categories="[]"
+        )
+        s.add(mv)
+        s.flush()
+        rows = [
+            {
+                "clip_id": c.id,
+                "model_version_id": mv.id,
+                "event_probs": "[" + ", ".join(["0.9"] * 10) + "]",
+                "category_probs": "[0.5, 0.5]",
+                "segments": segments,
+                "category_id": c.category_id,
+                "score": 0.9,
+            }
+            for c in s.scalars(select(Clip))
+        ]
+        s.execute(insert(Prediction), rows)
 
 
 def test_recheck_stream_serves_others_only_the_recheck_tasks(

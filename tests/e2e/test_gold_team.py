@@ -24,7 +24,7 @@ from avel_annotate.services import annotate, gold, qc
 from avel_annotate.services.annotate import PushOptions
 from avel_annotate.services.curation import curated_labels
 from avel_annotate.services.report import write_report
-from avel_annotate.services.store import store_session
+from avel_annotate.services.store import open_store
 from avel_annotate.store.database import Store
 from avel_annotate.store.tables import (
     Annotation,
@@ -48,7 +48,7 @@ WRONG = "0000011111"  # what the model predicts on two of the three gold clips
 
 def _model(settings: Settings, wrong_on: set[str]) -> None:
     """Model m1 predicts the truth everywhere except on ``wrong_on``."""
-    with store_session(settings) as s:
+    with open_store(settings) as opened, opened.session() as s:
         mv = ModelVersion(
             name="m1", source="trained", path="models/m1", config="{}", categories='["dog","cat"]'
         )
@@ -106,7 +106,7 @@ def test_gold_check_flags_the_careless_annotator(
     client = LsClient(ls_settings.ls_url, TOKEN)
     tasks = client.export_tasks(first.ls_project_id)
     assert len(tasks) == 33
-    with store_session(ls_settings) as s:
+    with open_store(ls_settings) as opened, opened.session() as s:
         gold_ids = set(s.scalars(select(GoldTask.ls_task_id)))
         assert s.scalar(select(func.count()).select_from(LsTask)) == 24  # each clip once
         gold_clip_ids = set(
@@ -142,7 +142,7 @@ def test_gold_check_flags_the_careless_annotator(
     assert (pulled.new, pulled.gold_answers, pulled.unknown_tasks) == (24, 9, 0)
     again = annotate.pull(store, ls_settings)
     assert (again.new, again.gold_answers, again.updated) == (0, 0, 0)
-    with store_session(ls_settings) as s:
+    with open_store(ls_settings) as opened, opened.session() as s:
         assert s.scalar(select(func.count()).select_from(GoldAnswer)) == 9
         assert s.scalar(select(func.count()).select_from(Annotation)) == 24
     curated = {c.clip_id: c for c in curated_labels(store)}
@@ -184,7 +184,7 @@ def test_gold_check_flags_the_careless_annotator(
     # their other labels go to the re-check; nobody else's, and no gold copy
     drawn = qc.qc_sample(store, ls_settings, fraction=1.0, annotators=["cid@avel.local"])
     assert drawn.candidates == drawn.drawn == 8
-    with store_session(ls_settings) as s:
+    with open_store(ls_settings) as opened, opened.session() as s:
         drawn_by = set(
             s.scalars(
                 select(Annotation.annotator)

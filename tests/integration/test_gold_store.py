@@ -16,7 +16,7 @@ from avel_annotate.domain.ls_results import Labels, PulledAnnotation
 from avel_annotate.errors import ConfigError, NotFoundError
 from avel_annotate.services import gold
 from avel_annotate.services.curation import curated_labels, recompute_curated
-from avel_annotate.services.store import store_session
+from avel_annotate.services.store import open_store
 from avel_annotate.store.database import Store
 from avel_annotate.store.tables import (
     Annotation,
@@ -59,7 +59,10 @@ def test_expert_gold_is_the_clips_one_curated_label_and_removal_restores(
     other = _gold_file(tmp_path, f"{ids[0]},0000011111,dog")
     with pytest.raises(ConfigError, match=r"expert\.csv:2: clip .* is gold already"):
         gold.add_from_file(any_store, other)
-    with store_session(any_settings) as s:  # recomputing every clip keeps the gold label
+    with (
+        open_store(any_settings) as opened,
+        opened.session() as s,
+    ):  # recomputing every clip keeps the gold label
         recompute_curated(s)
     assert _curated(any_store)[ids[0]] == ("1111100000", "dog", "gold")
     removed = gold.remove(any_store, [ids[0]])
@@ -86,7 +89,7 @@ def test_gold_from_curated_needs_an_agreed_or_adjudicated_label(
     any_settings: Settings, any_store: Store
 ):
     ids = add_clips(any_settings, 3, ["dog"])
-    with store_session(any_settings) as s:
+    with open_store(any_settings) as opened, opened.session() as s:
         pks = {c.clip_id: c.id for c in s.scalars(select(Clip))}
         for clip_id, prov in ((ids[0], "agreement"), (ids[1], "first_pass")):
             s.add(
@@ -124,7 +127,7 @@ def test_split_rule_gold_in_test_is_never_trained_on_and_counts_once(
 
 
 def _add_split_clips(settings: Settings, clip_ids: list[str], split: str) -> list[str]:
-    with store_session(settings) as s:
+    with open_store(settings) as opened, opened.session() as s:
         template = s.scalars(select(Clip)).first()
         assert template is not None
         for i, clip_id in enumerate(clip_ids):
@@ -147,7 +150,7 @@ def _add_split_clips(settings: Settings, clip_ids: list[str], split: str) -> lis
 
 def test_answers_to_gold_copies_are_stored_once_and_never_first_passes(any_settings: Settings):
     ids = add_clips(any_settings, 2, ["dog"])
-    with store_session(any_settings) as s:
+    with open_store(any_settings) as opened, opened.session() as s:
         project = LsProject(
             ls_url="http://x", ls_project_id=1, title="avel", label_config_sha256=""
         )
@@ -163,12 +166,12 @@ def test_answers_to_gold_copies_are_stored_once_and_never_first_passes(any_setti
 
     labels = Labels("1111100000", "dog")
     for _ in range(2):  # a second pull of the same annotation stores nothing
-        with store_session(any_settings) as s:
+        with open_store(any_settings) as opened, opened.session() as s:
             new, updated, deleted = gold.record_answers(
                 s, project_pk, [(copy, ann(labels))], {3: "ann@lab"}, utcnow()
             )
     assert (new, updated, deleted) == (0, 0, 0)
-    with store_session(any_settings) as s:
+    with open_store(any_settings) as opened, opened.session() as s:
         edited = gold.record_answers(
             s, project_pk, [(copy, ann(Labels("0000000000", None)))], {3: "ann@lab"}, utcnow()
         )
@@ -184,7 +187,7 @@ def test_an_interrupted_push_leaves_copies_the_next_push_adopts_or_forgets(
     any_settings: Settings,
 ):
     ids = add_clips(any_settings, 4, ["dog"])
-    with store_session(any_settings) as s:
+    with open_store(any_settings) as opened, opened.session() as s:
         project = LsProject(
             ls_url="http://x", ls_project_id=1, title="avel", label_config_sha256=""
         )
@@ -199,10 +202,10 @@ def test_an_interrupted_push_leaves_copies_the_next_push_adopts_or_forgets(
     # the server holds the recorded copy (10), the imported-but-unrecorded one (11), an
     # ordinary task of another clip the store lost (12); the third copy's import never happened
     server = [(10, ids[0]), (11, ids[1]), (12, ids[3])]
-    with store_session(any_settings) as s:
+    with open_store(any_settings) as opened, opened.session() as s:
         left, adopted = gold.reconcile(s, project_pk, server, pks)
         assert (left, adopted) == ([(12, ids[3])], 1)
-    with store_session(any_settings) as s:
+    with open_store(any_settings) as opened, opened.session() as s:
         copies = {t.id: t.ls_task_id for t in s.scalars(select(GoldTask))}
         assert copies == {recorded: 10, imported: 11}  # `never` is forgotten
         assert gold.q.pending_copies(s, project_pk) == []

@@ -20,9 +20,8 @@ from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import ServerHandle, free_port, start_server
 from avel_annotate.services import annotate, qc
 from avel_annotate.services.curation import curated_labels
-from avel_annotate.services.store import open_engine, open_store
+from avel_annotate.services.store import open_store
 from avel_annotate.store.database import Store
-from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Annotation, AnnotationRevision, LsProject, LsTask, QcDraw
 
 from .conftest import ADMIN, PASSWORD, TOKEN, add_clips, start_copy
@@ -59,31 +58,27 @@ def moving(ls_template: Path, tmp_path: Path, settings: Settings) -> Iterator[Mo
 
 
 def _store(settings: Settings) -> dict[str, object]:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
+    with open_store(settings) as opened, opened.session() as s:
 
-            def count(table: type) -> int:
-                return int(s.scalar(select(func.count()).select_from(table)) or 0)
+        def count(table: type) -> int:
+            return int(s.scalar(select(func.count()).select_from(table)) or 0)
 
-            state: dict[str, object] = {
-                "projects": count(LsProject),
-                "tasks": count(LsTask),
-                "annotations": count(Annotation),
-                "revisions": count(AnnotationRevision),
-                "draws": count(QcDraw),
-                "live": count(Annotation)
-                - int(
-                    s.scalar(
-                        select(func.count())
-                        .select_from(Annotation)
-                        .where(Annotation.deleted_at.is_not(None))
-                    )
-                    or 0
-                ),
-            }
-    finally:
-        engine.dispose()
+        state: dict[str, object] = {
+            "projects": count(LsProject),
+            "tasks": count(LsTask),
+            "annotations": count(Annotation),
+            "revisions": count(AnnotationRevision),
+            "draws": count(QcDraw),
+            "live": count(Annotation)
+            - int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(Annotation)
+                    .where(Annotation.deleted_at.is_not(None))
+                )
+                or 0
+            ),
+        }
     with open_store(settings) as st:
         state["curated"] = sorted((c.clip_id, c.segments, c.provenance) for c in curated_labels(st))
     return state
@@ -160,19 +155,15 @@ def test_store_is_unchanged_whatever_port_and_host_name(
 def _drawn(settings: Settings, clip_id: str) -> bool:
     from avel_annotate.store.tables import Clip
 
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            return bool(
-                s.scalar(
-                    select(func.count())
-                    .select_from(QcDraw)
-                    .join(Clip, QcDraw.clip_id == Clip.id)
-                    .where(Clip.clip_id == clip_id, QcDraw.selected.is_(True))
-                )
+    with open_store(settings) as opened, opened.session() as s:
+        return bool(
+            s.scalar(
+                select(func.count())
+                .select_from(QcDraw)
+                .join(Clip, QcDraw.clip_id == Clip.id)
+                .where(Clip.clip_id == clip_id, QcDraw.selected.is_(True))
             )
-    finally:
-        engine.dispose()
+        )
 
 
 def test_two_stores_on_one_server_never_share_a_project(

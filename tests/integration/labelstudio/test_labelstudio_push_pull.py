@@ -13,8 +13,7 @@ from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.services import annotate
 from avel_annotate.services.annotate import PushOptions
 from avel_annotate.services.curation import curated_labels
-from avel_annotate.services.store import Store, open_engine, open_store
-from avel_annotate.store.engine import session_scope
+from avel_annotate.services.store import Store, open_store
 from avel_annotate.store.tables import Annotation, AnnotationRevision, LsTask
 
 from .conftest import TOKEN, add_clips
@@ -23,12 +22,8 @@ pytestmark = pytest.mark.labelstudio
 
 
 def _count(settings: Settings, table) -> int:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            return int(s.scalar(select(func.count()).select_from(table)) or 0)
-    finally:
-        engine.dispose()
+    with open_store(settings) as opened, opened.session() as s:
+        return int(s.scalar(select(func.count()).select_from(table)) or 0)
 
 
 def test_push_is_idempotent_and_media_is_served(ls_settings: Settings, store: Store):
@@ -83,15 +78,11 @@ def test_server_down_gives_one_line_error_naming_the_url(settings: Settings, sto
 
 
 def _curated_and_annotations(settings: Settings) -> tuple[list[tuple[str, str]], list[tuple]]:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            anns = sorted(
-                (a.ls_annotation_id, a.segments, a.deleted_at is None, a.round)
-                for a in s.scalars(select(Annotation))
-            )
-    finally:
-        engine.dispose()
+    with open_store(settings) as opened, opened.session() as s:
+        anns = sorted(
+            (a.ls_annotation_id, a.segments, a.deleted_at is None, a.round)
+            for a in s.scalars(select(Annotation))
+        )
     with open_store(settings) as st:
         return sorted((c.clip_id, c.segments) for c in curated_labels(st)), anns
 

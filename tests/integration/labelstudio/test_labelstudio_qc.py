@@ -16,9 +16,8 @@ from avel_annotate.services import annotate, qc
 from avel_annotate.services.annotate import PushOptions
 from avel_annotate.services.clips import clip_stats
 from avel_annotate.services.curation import curated_labels
-from avel_annotate.services.store import open_engine
+from avel_annotate.services.store import open_store
 from avel_annotate.store.database import Store
-from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Annotation, Category, Clip, ModelVersion, Prediction
 
 from .conftest import TOKEN, add_clips
@@ -30,35 +29,31 @@ OFF_BY_ONE = "1111110000"
 
 
 def _add_model(settings: Settings, clip_ids: list[str]) -> None:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            mv = ModelVersion(
-                name="m1",
-                source="trained",
-                path="models/m1",
-                config="{}",
-                categories='["cat", "dog"]',
+    with open_store(settings) as opened, opened.session() as s:
+        mv = ModelVersion(
+            name="m1",
+            source="trained",
+            path="models/m1",
+            config="{}",
+            categories='["cat", "dog"]',
+        )
+        s.add(mv)
+        s.flush()
+        clips = {c.clip_id: c for c in s.scalars(select(Clip))}
+        rows = []
+        for i, cid in enumerate(clip_ids):
+            rows.append(
+                {
+                    "clip_id": clips[cid].id,
+                    "model_version_id": mv.id,
+                    "event_probs": json.dumps([0.9] * 5 + [0.1] * 5),
+                    "category_probs": "[0.5, 0.5]",
+                    "segments": FIRST if i % 2 == 0 else "0000000000",
+                    "category_id": clips[cid].category_id,
+                    "score": 0.95 - i * 0.05,  # the last clip is the least sure
+                }
             )
-            s.add(mv)
-            s.flush()
-            clips = {c.clip_id: c for c in s.scalars(select(Clip))}
-            rows = []
-            for i, cid in enumerate(clip_ids):
-                rows.append(
-                    {
-                        "clip_id": clips[cid].id,
-                        "model_version_id": mv.id,
-                        "event_probs": json.dumps([0.9] * 5 + [0.1] * 5),
-                        "category_probs": "[0.5, 0.5]",
-                        "segments": FIRST if i % 2 == 0 else "0000000000",
-                        "category_id": clips[cid].category_id,
-                        "score": 0.95 - i * 0.05,  # the last clip is the least sure
-                    }
-                )
-            s.execute(insert(Prediction), rows)
-    finally:
-        engine.dispose()
+        s.execute(insert(Prediction), rows)
 
 
 def _tasks_by_clip(client: LsClient, project_id: int) -> dict[str, dict[str, Any]]:
@@ -66,16 +61,12 @@ def _tasks_by_clip(client: LsClient, project_id: int) -> dict[str, dict[str, Any
 
 
 def _category(settings: Settings, clip_id: str) -> str:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            return s.scalar(
-                select(Category.name)
-                .join(Clip, Clip.category_id == Category.id)
-                .where(Clip.clip_id == clip_id)
-            )
-    finally:
-        engine.dispose()
+    with open_store(settings) as opened, opened.session() as s:
+        return s.scalar(
+            select(Category.name)
+            .join(Clip, Clip.category_id == Category.id)
+            .where(Clip.clip_id == clip_id)
+        )
 
 
 def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings, store: Store):
@@ -109,8 +100,7 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings, 
     assert sample.drawn == 6 and sample.drawn_by_category == {"cat": 3, "dog": 3}
     assert qc.qc_sample(store, ls_settings, fraction=0.6, seed=1).candidates == 0  # nothing new
     tasks = _tasks_by_clip(client, pid)
-    engine = open_engine(ls_settings)
-    with session_scope(engine) as s:
+    with open_store(ls_settings) as opened, opened.session() as s:
         from avel_annotate.store.tables import LsTask, QcDraw
 
         drawn = sorted(
@@ -122,7 +112,6 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings, 
         )
         assert len(drawn) == 6
         assert len(set(s.scalars(select(LsTask.id)))) == 16  # 10 first-pass, 6 re-check tasks
-    engine.dispose()
     # the first-pass tasks stay as they were; the drawn clips got tasks of their own in the
     # re-check project, without the model's predictions and without the first pass
     for clip in drawn:
@@ -203,9 +192,7 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings, 
     assert clip_stats(ls_settings).curated_by_split == {"train": 10}
     model = qc.qc_report(store).model_vs_human["m1"]
     assert model.n_pairs == 10
-    engine = open_engine(ls_settings)
-    with session_scope(engine) as s:
+    with open_store(ls_settings) as opened, opened.session() as s:
         rounds = sorted(s.scalars(select(Annotation.round)))
-    engine.dispose()
     # cid's third pass, bob after admin; the re-check project's annotations are round 2 on
     assert rounds.count(1) == 10 and rounds.count(3) == 2 and rounds.count(2) == 6

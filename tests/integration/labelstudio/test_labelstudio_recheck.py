@@ -23,9 +23,8 @@ from avel_annotate.labelstudio.server import ServerHandle
 from avel_annotate.services import annotate, qc, recheck
 from avel_annotate.services.annotate import PushOptions
 from avel_annotate.services.curation import curated_labels
-from avel_annotate.services.store import open_engine
+from avel_annotate.services.store import open_store
 from avel_annotate.store.database import Store
-from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import (
     Annotation,
     Clip,
@@ -63,46 +62,38 @@ def team(ls_any: Settings) -> Iterator[dict[str, Annotator]]:
 
 
 def _add_model(settings: Settings) -> None:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            mv = ModelVersion(
-                name="m1", source="trained", path="models/m1", config="{}", categories='["dog"]'
-            )
-            s.add(mv)
-            s.flush()
-            s.execute(
-                insert(Prediction),
-                [
-                    {
-                        "clip_id": c.id,
-                        "model_version_id": mv.id,
-                        "event_probs": json.dumps([0.9] * 10),
-                        "category_probs": "[1.0]",
-                        "segments": "1" * 10,
-                        "category_id": c.category_id,
-                        "score": 0.9,
-                    }
-                    for c in s.scalars(select(Clip))
-                ],
-            )
-    finally:
-        engine.dispose()
+    with open_store(settings) as opened, opened.session() as s:
+        mv = ModelVersion(
+            name="m1", source="trained", path="models/m1", config="{}", categories='["dog"]'
+        )
+        s.add(mv)
+        s.flush()
+        s.execute(
+            insert(Prediction),
+            [
+                {
+                    "clip_id": c.id,
+                    "model_version_id": mv.id,
+                    "event_probs": json.dumps([0.9] * 10),
+                    "category_probs": "[1.0]",
+                    "segments": "1" * 10,
+                    "category_id": c.category_id,
+                    "score": 0.9,
+                }
+                for c in s.scalars(select(Clip))
+            ],
+        )
 
 
 def _drawn(settings: Settings) -> list[str]:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            return sorted(
-                s.scalars(
-                    select(Clip.clip_id)
-                    .join(QcDraw, QcDraw.clip_id == Clip.id)
-                    .where(QcDraw.selected.is_(True))
-                )
+    with open_store(settings) as opened, opened.session() as s:
+        return sorted(
+            s.scalars(
+                select(Clip.clip_id)
+                .join(QcDraw, QcDraw.clip_id == Clip.id)
+                .where(QcDraw.selected.is_(True))
             )
-    finally:
-        engine.dispose()
+        )
 
 
 def _label_stream(who: Annotator, pid: int, answer: dict[str, str]) -> list[str]:
@@ -179,13 +170,11 @@ def test_recheck_project_is_independent_and_never_serves_the_first_annotator(
     assert (dis.clip_id, dis.status, dis.differing_second_names) == (drawn[1], "open", ["6-7s"])
     assert (dis.first_annotator, dis.second_annotator) == (ann.email, bob.email)
     assert dis.recheck_task_id == exported[drawn[1]]["id"]
-    engine = open_engine(ls_any)
-    with session_scope(engine) as s:
+    with open_store(ls_any) as opened, opened.session() as s:
         rounds = sorted(
             (r.annotator, r.round, r.was_cancelled) for r in s.scalars(select(Annotation))
         )
         n_projects = s.scalar(select(func.count()).select_from(LsProject))
-    engine.dispose()
     assert rounds == [(ann.email, 1, False)] * 4 + [(bob.email, 2, False)] * 2
     assert n_projects == 2
     cur = {c.clip_id: c for c in curated_labels(any_store)}
@@ -207,12 +196,10 @@ def test_recheck_project_is_independent_and_never_serves_the_first_annotator(
     assert len(cur) == 4
 
     # a store that lost its re-check task rows finds them again by clip id
-    engine = open_engine(ls_any)
-    with session_scope(engine) as s:
+    with open_store(ls_any) as opened, opened.session() as s:
         rc = s.scalars(select(LsProject).where(LsProject.title == "avel (re-check)")).one()
         s.execute(delete(LsTask).where(LsTask.project_id == rc.id))
         s.execute(delete(QcDraw))  # and its draws: the same draw is made again
-    engine.dispose()
     again = qc.qc_sample(any_store, ls_any, fraction=0.5, seed=2)
     assert again.drawn == 2 and again.recheck_tasks_created == 0
     assert sorted(c for _t, c in admin.task_clip_ids(rpid)) == drawn
