@@ -34,6 +34,7 @@ INVITE_FILE = "invite-link.txt"
 STORAGE_TITLE = "avel clips"  # the local-files storage of every project the toolkit pushes
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SQLITE_FILE = "label_studio.sqlite3"
+DEFAULT_PORT = 8080  # `avel labelstudio serve --port`
 
 
 def client_for(settings: Settings) -> LsClient:
@@ -144,7 +145,7 @@ def _configure(
 def start_local_server(
     settings: Settings,
     *,
-    port: int = 8080,
+    port: int = DEFAULT_PORT,
     ls_data_dir: Path | None = None,
     host: str = LOOPBACK,
 ) -> tuple[ServerHandle, ServeReport]:
@@ -199,7 +200,7 @@ def _raise_stop(signum: int, _frame: object) -> None:
 def serve(
     settings: Settings,
     *,
-    port: int = 8080,
+    port: int = DEFAULT_PORT,
     ls_data_dir: Path | None = None,
     host: str = LOOPBACK,
     on_ready: Callable[[ServeReport], None],

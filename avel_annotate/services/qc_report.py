@@ -15,7 +15,7 @@ from avel_annotate.domain.curation import AdjudicationView, AnnotationView, cura
 from avel_annotate.domain.gold import DEFAULT_GOLD_THRESHOLD, DEFAULT_MIN_ANSWERS
 from avel_annotate.domain.labelconfig import SEGMENT_VALUES
 from avel_annotate.domain.ls_results import recheck_title
-from avel_annotate.services.gold import GoldReport, gold_report
+from avel_annotate.services.gold_report import GoldReport, gold_report
 from avel_annotate.store import annotations as q
 from avel_annotate.store import ls_projects as lq
 from avel_annotate.store.database import Session, Store
