@@ -135,9 +135,9 @@ def _record_unknown(
 ) -> tuple[int, list[int]]:
     """Record the server's tasks that the store lacks (a batch that reached the server just
     before a crash), gold copies aside; ``(recorded or adopted, duplicate task ids)``."""
-    unknown = [(t, c) for t, c in server if t not in stored and c]
-    pks = q.clip_pks(session, [c for _, c in unknown])  # type: ignore[misc]
-    unknown, adopted = gold.reconcile(session, project_pk, unknown, pks)  # type: ignore[arg-type]
+    found = [(t, c) for t, c in server if t not in stored and c is not None and c]
+    pks = q.clip_pks(session, [c for _, c in found])
+    unknown, adopted = gold.reconcile(session, project_pk, found, pks)
     have = {clip_pk for _, clip_pk in stored.values()}
     rows, duplicates = [], []
     for task_id, clip_id in sorted(unknown):

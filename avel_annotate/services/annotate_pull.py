@@ -101,7 +101,7 @@ def _parse(
     for i, exported in enumerate(exports):
         golds = {t: v[0] for t, v in gold_tasks.items()} if i == 0 else {}
         wanted = tasks[i].keys() | golds.keys()
-        parsed = parse_export(exported, cats.keys(), wanted)  # type: ignore[arg-type]
+        parsed = parse_export(exported, cats.keys(), wanted)
         out.unknown += parsed.skipped
         known: list[KnownTask] = []
         for task in parsed.tasks:

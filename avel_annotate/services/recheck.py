@@ -135,11 +135,11 @@ def _reconcile(
     with store.session() as session:
         stored = q.tasks_of(session, pk)
         have = {clip_pk for _t, clip_pk in stored.values()}
-        unknown = [(t, c) for t, c in server if t not in stored and c]
-        pks = q.clip_pks(session, [c for _t, c in unknown])  # type: ignore[misc]
+        unknown = [(t, c) for t, c in server if t not in stored and c is not None and c]
+        pks = q.clip_pks(session, [c for _t, c in unknown])
         rows = []
-        for task_id, clip_id in sorted(unknown):  # type: ignore[type-var]
-            clip_pk = pks.get(clip_id)  # type: ignore[arg-type]
+        for task_id, clip_id in sorted(unknown):
+            clip_pk = pks.get(clip_id)
             if clip_pk is not None and clip_pk not in have:
                 have.add(clip_pk)
                 rows.append((clip_pk, task_id, None))
