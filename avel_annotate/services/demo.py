@@ -204,7 +204,7 @@ def run_demo(
 def _push_to_labelstudio(settings: Settings, model: str) -> tuple[int | None, str]:
     from avel_annotate.errors import LabelStudioError
     from avel_annotate.labelstudio.server import find_label_studio, free_port
-    from avel_annotate.services.annotate import push
+    from avel_annotate.services.annotate import PushOptions, push
     from avel_annotate.services.labelstudio import start_local_server
 
     try:
@@ -216,13 +216,15 @@ def _push_to_labelstudio(settings: Settings, model: str) -> tuple[int | None, st
     handle, served = start_local_server(settings, port=free_port(8080))
     try:
         from avel_annotate.config import load_settings
+        from avel_annotate.services.store import open_store
 
         live = load_settings(
             data_dir=settings.data_dir,
             db_url=settings.db_url,
             overrides={"progress": settings.progress},
         )
-        result = push(live, model=model, order="uncertainty")
+        with open_store(live) as store:
+            result = push(store, live, PushOptions(model=model, order="uncertainty"))
     except AvelError as e:
         return None, f"push failed: {e.one_line()}"
     finally:

@@ -368,8 +368,10 @@ def export(
     agreement = None
     if labels == "curated":
         from avel_annotate.services.qc import qc_report
+        from avel_annotate.services.store import open_store
 
-        agreement = qc_report(settings).overall.__dict__
+        with open_store(settings) as store:
+            agreement = qc_report(store).overall.__dict__
     _atomic_text(card, _card(rows, labels, fmt, agreement))
     return ExportReport(
         format=fmt,

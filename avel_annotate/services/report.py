@@ -41,8 +41,10 @@ def _qc_sections(settings: Settings, progress: dict[str, int]) -> list[str]:
     """Annotation progress, agreement with the pairs behind each figure, open disagreements."""
     from avel_annotate.services.gold import html_sections as gold_sections
     from avel_annotate.services.qc import qc_report
+    from avel_annotate.services.store import open_store
 
-    r = qc_report(settings)
+    with open_store(settings) as store:
+        r = qc_report(store)
     steps = {**progress, "re-checked": r.rechecked}
     order = ("pushed", "labelled", "drawn", "re-checked", "curated")
     by_category = {
