@@ -30,7 +30,7 @@ def sample(
     fraction: float = typer.Option(
         qc.DEFAULT_FRACTION, "--fraction", help="Share of labelled tasks re-checked."
     ),
-    seed: int = typer.Option(0, "--seed", help="Same seed and tasks, same draw."),
+    seed: int = typer.Option(qc.DEFAULT_SEED, "--seed", help="Same seed and tasks, same draw."),
     annotator: list[str] = typer.Option(
         [], "--annotator", help="Only tasks first labelled by this annotator (repeat)."
     ),

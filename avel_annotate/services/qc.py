@@ -38,6 +38,7 @@ from avel_annotate.store.database import Session, Store
 log = logging.getLogger(__name__)
 
 DEFAULT_FRACTION = 0.6  # the share of labelled tasks `qc sample` draws for a re-check
+DEFAULT_SEED = 0  # the draw seed: same seed and tasks, same draw
 
 __all__ = [
     "DEFAULT_FRACTION",
@@ -130,7 +131,7 @@ def qc_sample(
     *,
     project: str = DEFAULT_PROJECT,
     fraction: float = DEFAULT_FRACTION,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
     annotators: Sequence[str] = (),
 ) -> SampleReport:
     """Draw ``fraction`` of the labelled, never-considered tasks and send their clips to the
