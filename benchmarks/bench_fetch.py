@@ -31,6 +31,7 @@ from avel_annotate.media import normalise as nm
 from avel_annotate.media import probe as pr
 from avel_annotate.media.http_server import RangeServer
 from avel_annotate.services.fetch import FetchOptions, fetch_clips
+from avel_annotate.services.store import open_store
 from tests.helpers.media import make_source
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fetch.json"
@@ -78,11 +79,13 @@ def bench_end_to_end(
     csv = work / f"list-{workers}.csv"
     csv.write_text("".join(f'source{i:05d},5,"bench",train\n' for i in range(n_clips)))
     c0, t0 = _child_cpu(), time.perf_counter()
-    report = fetch_clips(
-        settings,
-        FetchOptions(url_template=server.base_url + "/{ytid}.mp4", workers=workers),
-        csv_path=csv,
-    )
+    with open_store(settings) as store:
+        report = fetch_clips(
+            store,
+            settings,
+            FetchOptions(url_template=server.base_url + "/{ytid}.mp4", workers=workers),
+            csv_path=csv,
+        )
     wall = time.perf_counter() - t0
     assert report.fetched == n_clips, report
     return {

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from avel_annotate.config import load_settings
 from avel_annotate.services.clips import clip_stats, import_clip_list
+from avel_annotate.services.store import open_store
 
 ID_CHARS = string.ascii_letters + string.digits + "-_"
 
@@ -51,13 +52,14 @@ def main() -> None:
         csv_path = Path(tmp) / "vggsound.csv"
         make_list(csv_path, args.rows)
         settings = load_settings(data_dir=data_dir, db_url=args.db, overrides={"progress": False})
-        t0 = time.perf_counter()
-        report = import_clip_list(settings, csv_path)
-        first_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        again = import_clip_list(settings, csv_path)
-        reimport_s = time.perf_counter() - t0
-        stats = clip_stats(settings)
+        with open_store(settings) as store:
+            t0 = time.perf_counter()
+            report = import_clip_list(store, settings, csv_path)
+            first_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            again = import_clip_list(store, settings, csv_path)
+            reimport_s = time.perf_counter() - t0
+            stats = clip_stats(store)
     result = {
         "benchmark": "clip-list import",
         "rows": args.rows,

@@ -27,10 +27,10 @@ from avel_annotate.domain.ls_results import labels_to_result
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import start_server
 from avel_annotate.services import annotate
-from avel_annotate.services.store import open_engine
+from avel_annotate.services.annotate import PushOptions
+from avel_annotate.services.store import open_store
 from avel_annotate.store import annotations as q
 from avel_annotate.store.clips import ensure_categories
-from avel_annotate.store.engine import session_scope
 from avel_annotate.store.tables import Clip
 
 TARGET_S = 60.0
@@ -56,8 +56,7 @@ def main() -> None:
         start_s = time.perf_counter() - t0
         try:
             settings = settings.with_(ls_url=server.url, ls_api_key=token)
-            engine = open_engine(settings)
-            with session_scope(engine) as s:
+            with open_store(settings) as opened, opened.session() as s:
                 cats = ensure_categories(s, ["dog", "cat", "car"])
                 media = data_dir / "clips" / "bench.mp4"
                 media.parent.mkdir(parents=True, exist_ok=True)
@@ -78,10 +77,10 @@ def main() -> None:
                     for i in range(args.n)
                 ]
                 s.execute(insert(Clip), rows)
-            engine.dispose()
 
             t0 = time.perf_counter()
-            pushed = annotate.push(settings, batch_size=1000)
+            store = open_store(settings)  # closed with the server, below
+            pushed = annotate.push(store, settings, PushOptions(batch_size=1000))
             push_s = time.perf_counter() - t0
             print(f"push of {args.n} tasks: {push_s:.1f} s", flush=True)
             assert pushed.created == args.n, pushed
@@ -107,8 +106,7 @@ def main() -> None:
                 for r in rows
             ]
             ids = sdk.projects.import_tasks(pid, request=data, return_task_ids=True).task_ids
-            engine = open_engine(settings)
-            with session_scope(engine) as s:
+            with open_store(settings) as opened, opened.session() as s:
                 project = q.add_project(s, server.url, pid, "bench-pull", "-")
                 pks = q.clip_pks(s, [r["clip_id"] for r in rows])
                 q.insert_tasks(
@@ -116,17 +114,17 @@ def main() -> None:
                     project.id,
                     [(pks[r["clip_id"]], t, None) for r, t in zip(rows, ids, strict=True)],
                 )
-            engine.dispose()
             setup_s = time.perf_counter() - t0
 
             t0 = time.perf_counter()
-            pulled = annotate.pull(settings, project="bench-pull")
+            pulled = annotate.pull(store, settings, project="bench-pull")
             pull_s = time.perf_counter() - t0
             assert pulled.new == args.n, pulled
             t0 = time.perf_counter()
-            again = annotate.pull(settings, project="bench-pull")
+            again = annotate.pull(store, settings, project="bench-pull")
             repull_s = time.perf_counter() - t0
             assert again.new == 0 and again.updated == 0
+            store.close()
         finally:
             server.stop()
     out = {

@@ -54,6 +54,7 @@ from avel_annotate.features.provenance import Provenance
 from avel_annotate.features.store_files import feature_path, write_features
 from avel_annotate.labelstudio.client import LsClient, schema_problem
 from avel_annotate.services import annotate, evaluation, predict, qc, training
+from avel_annotate.services.annotate import PushOptions
 from avel_annotate.services.clips import import_clip_list
 from avel_annotate.services.curation import curated_labels
 from avel_annotate.services.store import open_store
@@ -168,7 +169,8 @@ def build_base_store(root: Path, pool: Pool) -> Path:
     server never plays) and its feature file recorded (absolute path, shared by all arms)."""
     data = root / "base"
     settings = load_settings(data_dir=data, overrides={"progress": False})
-    import_clip_list(settings, pool.list_path)
+    with open_store(settings) as store:
+        import_clip_list(store, settings, pool.list_path)
     index = {cid: i for i, cid in enumerate(pool.clip_ids)}
     engine = make_engine(settings.db_url)
     with session_scope(engine) as s:
@@ -389,7 +391,9 @@ def curated_accuracy(settings: Settings, pool: Pool) -> tuple[int, float | None]
     names = {n: i for i, n in enumerate(pool.names)}
     bg = len(pool.names)
     right = total = n = 0
-    for c in curated_labels(settings, "train"):
+    with open_store(settings) as store:
+        curated = curated_labels(store, "train")
+    for c in curated:
         i = index[c.clip_id]
         got = _label_ids(c.segments, names.get(c.category or ""), bg)
         want = _label_ids(pool.segments[i], pool.category[i], bg)
@@ -409,17 +413,17 @@ def run_arm(
         shutil.rmtree(data)
     shutil.copytree(base, data)
     settings = load_settings(data_dir=data, overrides={"progress": False})
-    store = open_store(settings)  # closed when the arm ends
     server = ScriptedLabelStudio(TEAM)
     client = cast(LsClient, server)
     truth = {
         cid: (pool.segments[i], pool.names[pool.category[i]]) for i, cid in enumerate(pool.clip_ids)
     }
     # the validation split: labelled once from scratch, the same way in every arm
-    annotate.push(settings, project="val", split="val", client=client)
+    store = open_store(settings)  # closed when the arm is done
+    annotate.push(store, settings, PushOptions(project="val", split="val"), client=client)
     val_pid = next(pid for pid, title, _ in server.projects() if title == "val")
     server.annotate_open_tasks(val_pid, truth, pool.names, seed, cfg.cost)
-    annotate.pull(settings, project="val", client=client)
+    annotate.pull(store, settings, project="val", client=client)
 
     records: list[dict[str, Any]] = []
     model: str | None = None
@@ -434,13 +438,13 @@ def run_arm(
             else:
                 order = kind
             push = annotate.push(
-                settings, project="loop", split="train", limit=cfg.batch,
-                model=model if prelabel else None, order=order, seed=seed * 1000 + rnd,
+                store, settings, PushOptions(project="loop", split="train", limit=cfg.batch,
+                model=model if prelabel else None, order=order, seed=seed * 1000 + rnd),
                 client=client,
             )  # fmt: skip
             pid = push.ls_project_id
             labelled = server.annotate_open_tasks(pid, truth, pool.names, seed, cfg.cost)
-            pulled = annotate.pull(settings, project="loop", client=client)
+            pulled = annotate.pull(store, settings, project="loop", client=client)
             prefilled = [x for x in labelled if x.prefilled]
             human = sum(x.human_s for x in labelled)
             human_total += human
@@ -459,7 +463,7 @@ def run_arm(
                 human_s_total=human_total,
             )
             record["annotate_s"] = time.perf_counter() - started
-            report = qc.qc_report(settings)
+            report = qc.qc_report(store)
             agree = report.model_vs_human.get(model or "")
             record["qc_model_vs_curated_seconds_pct"] = (
                 agree.percent_agreement if agree is not None else None

@@ -1,4 +1,4 @@
-"""`avel clips import|import-split|stats|list` and `avel split assign`."""
+"""`avel clips import|import-split|stats|list`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from pathlib import Path
 import typer
 
 from avel_annotate.cli.output import JSON, env
-from avel_annotate.cli.render import counts, emit_json, kv, line, rows
-from avel_annotate.services import clips, splits
+from avel_annotate.cli.render import counts, kv, line, rows
+from avel_annotate.services import ave_split, clips
 
 app = typer.Typer(help="Clip lists: import them, inspect what is stored.")
-split_app = typer.Typer(help="Train/val/test splits.")
 
 FORMAT_HELP = "vggsound | vggsound-files | ave | avel100k (detected when omitted)"
 
@@ -33,13 +32,13 @@ def import_(
 ) -> None:
     """Import a clip list. Every row is checked first; one bad row imports nothing."""
     e = env(ctx)
-    settings = e.settings
     report = clips.import_clip_list(
-        settings, path, fmt, skip_invalid=skip_invalid, rejects_path=rejects
+        e.store, e.settings, path, fmt, skip_invalid=skip_invalid, rejects_path=rejects
     )
-    if e.out(json_out).json:
-        emit_json(report)
-        return
+    e.out(json_out).show(report, _import_view)
+
+
+def _import_view(report: clips.ImportReport) -> None:
     for problem in report.problems:
         line(f"skipped {problem}")
     for warning in report.warnings:
@@ -63,11 +62,10 @@ def import_(
 def stats(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Counts of clips by status, split and category, and curated clips by split."""
     e = env(ctx)
-    settings = e.settings
-    report = clips.clip_stats(settings)
-    if e.out(json_out).json:
-        emit_json(report)
-        return
+    e.out(json_out).show(clips.clip_stats(e.store), _stats_view)
+
+
+def _stats_view(report: clips.ClipStats) -> None:
     kv("clips", {"total": report.total, "short (padded)": report.short})
     counts("by status", report.by_status, "status")
     counts("by split", report.by_split, "split")
@@ -86,11 +84,11 @@ def list_(
 ) -> None:
     """List clips with their paths and status."""
     e = env(ctx)
-    settings = e.settings
-    records = clips.list_clips(settings, status=status, split=split, limit=limit)
-    if e.out(json_out).json:
-        emit_json(records)
-        return
+    records = clips.list_clips(e.store, e.settings, status=status, split=split, limit=limit)
+    e.out(json_out).show(records, _list_view)
+
+
+def _list_view(records: list[clips.ClipRecord]) -> None:
     rows(
         f"{len(records)} clip(s)",
         ["clip", "category", "split", "status", "media", "list events"],
@@ -113,11 +111,10 @@ def import_split(
 ) -> None:
     """Set the AVE benchmark train/val/test split of the imported Annotations rows."""
     e = env(ctx)
-    settings = e.settings
-    report = clips.import_ave_split(settings, paths)
-    if e.out(json_out).json:
-        emit_json(report)
-        return
+    e.out(json_out).show(ave_split.import_ave_split(e.store, paths), _import_split_view)
+
+
+def _import_split_view(report: ave_split.SplitImportReport) -> None:
     kv(
         "AVE split imported",
         {
@@ -125,37 +122,5 @@ def import_split(
             **{f"{k} clips": v for k, v in sorted(report.clips_by_split.items())},
             "rows without a split": report.rows_without_split,
             "videos with rows in two splits": report.clips_spanning_splits,
-        },
-    )
-
-
-@split_app.command("assign")
-def assign(
-    ctx: typer.Context,
-    ratios: str = typer.Option("60/20/20", "--ratios", help="train/val/test proportions."),
-    seed: int = typer.Option(0, "--seed", help="Same seed, same assignment."),
-    include_list_splits: bool = typer.Option(
-        False, "--include-list-splits", help="Also re-split clips whose list gave a split."
-    ),
-    force: bool = typer.Option(False, "--force", help="Also move clips that have annotations."),
-    json_out: bool = JSON,
-) -> None:
-    """Assign train/val/test stratified by category, reproducibly."""
-    e = env(ctx)
-    settings = e.settings
-    report = splits.assign(
-        settings, ratios, seed, include_list_splits=include_list_splits, force=force
-    )
-    if e.out(json_out).json:
-        emit_json(report)
-        return
-    kv(
-        f"splits assigned ({report.ratios}, seed {report.seed})",
-        {
-            "clips considered": report.considered,
-            "moved from another split": report.moved,
-            "kept (split from the list)": report.kept_list,
-            "kept (annotated)": report.kept_annotated,
-            **{f"now {k}": v for k, v in report.counts.items()},
         },
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from avel_annotate.cli.output import JSON, env
-from avel_annotate.cli.render import emit_json, kv
+from avel_annotate.cli.render import kv
 from avel_annotate.services import store
 
 app = typer.Typer(help="Database schema: upgrade to the newest revision, show the current one.")
@@ -17,26 +19,30 @@ def upgrade(
     revision: str = typer.Argument("head", help="Target revision."),
 ) -> None:
     """Create or upgrade the database to the newest schema (Alembic migrations)."""
-    e = env(ctx)
-    settings = e.settings
-    report = store.db_upgrade(settings, revision)
-    if e.json:
-        emit_json(report)
-    else:
-        kv("database upgraded", {"url": report.url, "from": report.before, "to": report.after})
+    e = env(ctx)  # not e.store: opening it would refuse an outdated database
+    e.out().show(store.db_upgrade(e.settings, revision), _upgrade_view)
+
+
+def _upgrade_view(report: store.UpgradeReport) -> None:
+    kv("database upgraded", {"url": report.url, "from": report.before, "to": report.after})
 
 
 @app.command("current")
 def current(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Show the database's schema revision and whether it is the newest."""
     e = env(ctx)
-    settings = e.settings
-    report = store.db_current(settings)
-    if e.out(json_out).json:
-        emit_json({**report.__dict__, "up_to_date": report.up_to_date, "state": report.state})
-    else:
-        state = report.state
-        kv(
-            "database",
-            {"url": report.url, "revision": report.current, "head": report.head, "state": state},
-        )
+    report = store.db_current(e.settings)
+    shown = {**report.__dict__, "up_to_date": report.up_to_date, "state": report.state}
+    e.out(json_out).show(shown, _current_view)
+
+
+def _current_view(shown: dict[str, Any]) -> None:
+    kv(
+        "database",
+        {
+            "url": shown["url"],
+            "revision": shown["current"],
+            "head": shown["head"],
+            "state": shown["state"],
+        },
+    )

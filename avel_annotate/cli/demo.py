@@ -5,14 +5,14 @@ from __future__ import annotations
 import typer
 
 from avel_annotate.cli.output import JSON, env
-from avel_annotate.cli.render import emit_json, kv, line
-from avel_annotate.services.demo import run_demo
+from avel_annotate.cli.render import kv, line
+from avel_annotate.services.demo import DEMO_CLIPS, DEMO_EPOCHS, DemoReport, run_demo
 
 
 def demo(
     ctx: typer.Context,
-    clips: int = typer.Option(12, "--clips", min=6, max=200, help="How many demo clips."),
-    epochs: int = typer.Option(20, "--epochs", min=1, help="Stage-1 training epochs."),
+    clips: int = typer.Option(DEMO_CLIPS, "--clips", min=6, max=200, help="How many demo clips."),
+    epochs: int = typer.Option(DEMO_EPOCHS, "--epochs", min=1, help="Stage-1 training epochs."),
     no_labelstudio: bool = typer.Option(
         False, "--no-labelstudio", help="Skip starting Label Studio and pushing tasks."
     ),
@@ -20,18 +20,19 @@ def demo(
 ) -> None:
     """The whole loop offline on generated clips: fetch, features, train, predict, push, report."""
     e = env(ctx)
-    settings = e.settings
-    quiet = e.out(json_out).json
+    out = e.out(json_out)
     report = run_demo(
-        settings,
+        e.store,
+        e.settings,
         n_clips=clips,
         epochs=epochs,
         labelstudio=not no_labelstudio,
-        say=(lambda _msg: None) if quiet else line,
+        say=(lambda _msg: None) if out.json else line,
     )
-    if quiet:
-        emit_json(report)
-        return
+    out.show(report, _view)
+
+
+def _view(report: DemoReport) -> None:
     kv(
         "demo finished",
         {

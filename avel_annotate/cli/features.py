@@ -7,11 +7,13 @@ from pathlib import Path
 import typer
 
 from avel_annotate.cli.output import JSON, env
-from avel_annotate.cli.render import emit_json, kv, line
+from avel_annotate.cli.render import kv, line
 from avel_annotate.domain.device import DEVICE_HELP
 from avel_annotate.services import features
 
 app = typer.Typer(help="Per-second VGG-19 pool5 + VGGish features for fetched clips.")
+
+D = features.ExtractOptions  # the defaults, written once there
 
 
 @app.command("extract")
@@ -20,9 +22,9 @@ def extract(
     split: str | None = typer.Option(None, "--split", help="Only clips of this split."),
     limit: int | None = typer.Option(None, "--limit", min=1),
     device: str | None = typer.Option(None, "--device", help=DEVICE_HELP + " Env: AVEL_DEVICE."),
-    dtype: str = typer.Option("float32", "--dtype", help="float32 | bfloat16 (autocast)."),
-    visual: str = typer.Option("vgg19", "--visual", help="vgg19 | resnet18."),
-    fps: int = typer.Option(16, "--frames-per-second", min=1),
+    dtype: str = typer.Option(D.dtype, "--dtype", help="float32 | bfloat16 (autocast)."),
+    visual: str = typer.Option(D.visual, "--visual", help="vgg19 | resnet18."),
+    fps: int = typer.Option(D.frames_per_second, "--frames-per-second", min=1),
     caffe: bool = typer.Option(False, "--caffe", help="Caffe-converted VGG-19 + caffe input."),
     vgg19_weights: Path | None = typer.Option(None, "--vgg19-weights", "--visual-weights"),
     vggish_weights: Path | None = typer.Option(None, "--vggish-weights"),
@@ -41,9 +43,8 @@ def extract(
 ) -> None:
     """Compute visual [10,7,7,512] and audio [10,128] float16 features per clip."""
     e = env(ctx)
-    settings = e.settings
     options = features.ExtractOptions(
-        device=device or settings.device,
+        device=device or e.settings.device,
         dtype=dtype,
         visual=visual,
         frames_per_second=fps,
@@ -54,10 +55,13 @@ def extract(
         allow_random_weights=allow_random,
         decode_workers=-1 if decode_workers is None else decode_workers,
     )
-    report = features.extract_features(settings, options, split=split, limit=limit, force=force)
-    if e.out(json_out).json:
-        emit_json(report)
-        return
+    report = features.extract_features(
+        e.store, e.settings, options, split=split, limit=limit, force=force
+    )
+    e.out(json_out).show(report, _view)
+
+
+def _view(report: features.FeatureReport) -> None:
     if report.random_weights:
         line("RANDOM WEIGHTS: these features are for demos only", style="bold red")
     for failure in report.failures:
@@ -84,5 +88,6 @@ def import_ave_h5(
     ),
 ) -> None:
     """Import the authors' released AVE features (float64 in, float16 stored)."""
-    report = features.import_ave_features(env(ctx).settings, folder, annotations)
+    e = env(ctx)
+    report = features.import_ave_features(e.store, e.settings, folder, annotations)
     kv("imported AVE features", report.__dict__)

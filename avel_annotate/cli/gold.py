@@ -8,10 +8,10 @@ from pathlib import Path
 import typer
 
 from avel_annotate.cli.output import JSON, env
-from avel_annotate.cli.render import emit_json, kv, rows
+from avel_annotate.cli.render import kv, rows
 from avel_annotate.errors import ConfigError
 from avel_annotate.services import gold
-from avel_annotate.services.gold import GoldReport
+from avel_annotate.services.gold import GoldReport, TruthFigures
 
 app = typer.Typer(help="Gold clips: known labels, mixed into first-pass pushes unannounced.")
 
@@ -30,16 +30,16 @@ def add(
 ) -> None:
     """Mark clips gold: from an expert file, or from their re-checked curated labels."""
     e = env(ctx)
-    settings = e.settings
     if (file is None) == (not from_curated):
         raise ConfigError("give exactly one of FILE and --from-curated CLIP", "see --help")
     if file is not None:
-        r = gold.add_from_file(settings, file, by=by)
+        r = gold.add_from_file(e.store, file, by=by)
     else:
-        r = gold.add_from_curated(settings, from_curated, by=by)
-    if e.out(json_out).json:
-        emit_json(r)
-        return
+        r = gold.add_from_curated(e.store, from_curated, by=by)
+    e.out(json_out).show(r, _add_view)
+
+
+def _add_view(r: gold.GoldAddReport) -> None:
     curated = r.curated.added + r.curated.changed
     kv(
         f"gold clips from {r.source}",
@@ -51,11 +51,10 @@ def add(
 def list_(ctx: typer.Context, json_out: bool = JSON) -> None:
     """Gold clips, their labels, where they came from, copies pushed and answers."""
     e = env(ctx)
-    settings = e.settings
-    found = gold.list_gold(settings)
-    if e.out(json_out).json:
-        emit_json(found)
-        return
+    e.out(json_out).show(gold.list_gold(e.store), _list_view)
+
+
+def _list_view(found: list[gold.GoldClip]) -> None:
     rows(
         f"{len(found)} gold clip(s)",
         ["clip", "split", "segments", "category", "source", "copies", "answers"],
@@ -82,11 +81,10 @@ def remove(
 ) -> None:
     """Unmark gold clips (their curated labels follow the annotations again)."""
     e = env(ctx)
-    settings = e.settings
-    r = gold.remove(settings, clip_ids)
-    if e.out(json_out).json:
-        emit_json(r)
-        return
+    e.out(json_out).show(gold.remove(e.store, clip_ids), _remove_view)
+
+
+def _remove_view(r: gold.GoldRemoveReport) -> None:
     kv("gold clips removed", {"clips": len(r.removed), "curated removed": r.curated.removed})
 
 
@@ -140,7 +138,7 @@ def print_gold(g: GoldReport | None) -> None:
     _rows([accept_header, *accept_body])
 
 
-def _truth(t: gold.dg.TruthFigures) -> str:
+def _truth(t: TruthFigures) -> str:
     if not t.tasks:
         return "-"
     return f"{t.prediction_right_pct:.1f} / {t.kept_pct:.1f} / {t.kept_when_wrong} (n={t.tasks})"

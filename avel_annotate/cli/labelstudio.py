@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from avel_annotate.cli.output import JSON, env
-from avel_annotate.cli.render import emit_json
 from avel_annotate.services import labelstudio
 
 app = typer.Typer(help="A local Label Studio server.")
@@ -27,9 +26,13 @@ def _say(text: str) -> None:
 @app.command("serve")
 def serve(
     ctx: typer.Context,
-    port: int = typer.Option(8080, "--port", help="Port to listen on (an error if it is busy)."),
+    port: int = typer.Option(
+        labelstudio.DEFAULT_PORT, "--port", help="Port to listen on (an error if it is busy)."
+    ),
     host: str = typer.Option(
-        "127.0.0.1", "--host", help="Address to bind; beyond loopback (e.g. 0.0.0.0) for a team."
+        labelstudio.LOOPBACK,
+        "--host",
+        help="Address to bind; beyond loopback (e.g. 0.0.0.0) for a team.",
     ),
     ls_data_dir: Path | None = LS_DATA_DIR,
     json_out: bool = JSON,
@@ -37,34 +40,33 @@ def serve(
     """Start Label Studio headless; save its URL and token to the config file. Ctrl-C, SIGTERM
     or SIGHUP stop it with this command."""
     e = env(ctx)
-    settings = e.settings
+    out = e.out(json_out)
 
     def ready(report: labelstudio.ServeReport) -> None:
-        if e.out(json_out).json:
-            emit_json(report)
-            return
-        _say(f"Label Studio is running at {report.url} (pid {report.pid})")
-        _say(f"  data dir: {report.ls_data_dir}")
-        _say(f"  log: {report.log_path}")
-        _say(f"  admin login: {report.admin_email} (password in {report.credentials_path})")
-        _say(f"  token saved to: {report.config_path}")
-        _say(f"  invite link (also in {report.invite_path}):")
-        _say(f"{report.invite_url}")
-        for warning in report.warnings:
-            sys.stderr.write(f"warning: {warning}\n")
-        _say("Send the invite link to annotators; press Ctrl-C to stop the server.")
+        out.show(report, _ready_view)
 
     raise typer.Exit(
-        labelstudio.serve(settings, port=port, ls_data_dir=ls_data_dir, host=host, on_ready=ready)
+        labelstudio.serve(e.settings, port=port, ls_data_dir=ls_data_dir, host=host, on_ready=ready)
     )
+
+
+def _ready_view(report: labelstudio.ServeReport) -> None:
+    _say(f"Label Studio is running at {report.url} (pid {report.pid})")
+    _say(f"  data dir: {report.ls_data_dir}")
+    _say(f"  log: {report.log_path}")
+    _say(f"  admin login: {report.admin_email} (password in {report.credentials_path})")
+    _say(f"  token saved to: {report.config_path}")
+    _say(f"  invite link (also in {report.invite_path}):")
+    _say(f"{report.invite_url}")
+    for warning in report.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    _say("Send the invite link to annotators; press Ctrl-C to stop the server.")
 
 
 @app.command("stop")
 def stop(ctx: typer.Context, ls_data_dir: Path | None = LS_DATA_DIR) -> None:
     """Stop the server a `serve` of this data dir left running (e.g. after its terminal died)."""
-    e = env(ctx)
-    settings = e.settings
-    stopped = labelstudio.stop_local_server(settings, ls_data_dir)
+    stopped = labelstudio.stop_local_server(env(ctx).settings, ls_data_dir)
     if stopped is None:
         _say("no Label Studio server is recorded for this data dir")
     elif stopped.was_running:

@@ -23,6 +23,7 @@ from avel_annotate.cli import labelstudio as labelstudio_cmd
 from avel_annotate.cli import model as model_cmd
 from avel_annotate.cli import predict as predict_cmd
 from avel_annotate.cli import report as report_cmd
+from avel_annotate.cli import splits as splits_cmd
 from avel_annotate.cli.output import Env
 from avel_annotate.cli.render import err
 from avel_annotate.config import load_settings
@@ -49,7 +50,7 @@ app = typer.Typer(
 # in the order of the loop: clip lists -> media -> features -> annotation -> models -> outputs
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(clips_cmd.app, name="clips")
-app.add_typer(clips_cmd.split_app, name="split")
+app.add_typer(splits_cmd.app, name="split")
 app.add_typer(fetch_cmd.app, name="fetch")
 app.add_typer(features_cmd.app, name="features")
 app.add_typer(labelstudio_cmd.app, name="labelstudio")

@@ -279,14 +279,54 @@ def _shown(raw: str) -> str:
     return raw if len(raw) <= 120 else raw[:117] + "..."
 
 
-def parse_clip_list(path: str, text: str | Sequence[str], fmt: str | None = None) -> ParsedList:
-    """Parse a whole clip list (its text, or its lines). Never raises for a bad row: it becomes a
-    RowProblem. A path longer than the store keeps is a ValueError."""
+def _check_path(path: str) -> None:
     if len(path) > MAX_PATH_LEN:
         raise ValueError(
             f"{path[:60]}...: the path is {len(path)} characters long; the store keeps at most "
             f"{MAX_PATH_LEN} (move or rename the list)"
         )
+
+
+def _fields(raw: str, fmt: str, number: int) -> list[str] | RowProblem:
+    """A line's fields, or the problem that keeps it from having any."""
+    if _too_long(raw):
+        return RowProblem(number, f"line is longer than {MAX_LINE_CHARS} characters", _shown(raw))
+    if fmt == "ave":
+        return raw.split("&")
+    try:
+        return _split_csv(raw)
+    except csv.Error as e:
+        return RowProblem(number, f"unreadable CSV: {e}", _shown(raw))
+
+
+def _same_clip(previous: ListRow, row: ListRow, raw: str) -> RowProblem | None:
+    """``None`` for an exact repeat of an earlier row (same clip, nothing new), else the
+    conflict."""
+    if (previous.label, previous.split, previous.segments) == (row.label, row.split, row.segments):
+        return None
+    return RowProblem(
+        row.line,
+        f"clip {row.clip_id or row.ytid} is already listed at line {previous.line} "
+        f"with label {previous.label!r}, split {previous.split}",
+        _shown(raw),
+    )
+
+
+def _zero_length(row: ListRow, raw: str) -> RowProblem | None:
+    if row.event is None or row.event[0] != row.event[1]:
+        return None
+    return RowProblem(
+        row.line,
+        f"zero-length event (StartTime = EndTime = {row.event[0]}): kept, but it "
+        "labels no second of the clip",
+        _shown(raw),
+    )
+
+
+def parse_clip_list(path: str, text: str | Sequence[str], fmt: str | None = None) -> ParsedList:
+    """Parse a whole clip list (its text, or its lines). Never raises for a bad row: it becomes a
+    RowProblem. A path longer than the store keeps is a ValueError."""
+    _check_path(path)
     lines = split_lines(text) if isinstance(text, str) else list(text)
     fmt = fmt or detect_format(line for line in lines if not _too_long(line))
     if fmt not in _PARSERS:
@@ -301,60 +341,30 @@ def parse_clip_list(path: str, text: str | Sequence[str], fmt: str | None = None
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
-        if _too_long(raw):
-            problems.append(
-                RowProblem(number, f"line is longer than {MAX_LINE_CHARS} characters", _shown(raw))
-            )
-            first = False
+        fields = _fields(raw, fmt, number)
+        was_first, first = first, False
+        if isinstance(fields, RowProblem):
+            problems.append(fields)
             continue
-        if fmt == "ave":
-            fields = raw.split("&")
-        else:
-            try:
-                fields = _split_csv(raw)
-            except csv.Error as e:
-                problems.append(RowProblem(number, f"unreadable CSV: {e}", _shown(raw)))
-                first = False
-                continue
-        if first:
-            first = False
-            if _is_header(fields):
-                header_line = number
-                continue
+        if was_first and _is_header(fields):
+            header_line = number
+            continue
         try:
             row = parser(fields, number)
         except _RowError as e:
             problems.append(RowProblem(number, str(e), _shown(raw)))
             continue
-        key = (row.ytid, row.start_s)
-        previous = seen.get(key)
+        previous = seen.get((row.ytid, row.start_s))
         if previous is not None and fmt != "ave":
-            if (previous.label, previous.split, previous.segments) == (
-                row.label,
-                row.split,
-                row.segments,
-            ):
-                continue  # an exact repeat of an earlier row: same clip, nothing new
-            problems.append(
-                RowProblem(
-                    number,
-                    f"clip {row.clip_id or row.ytid} is already listed at line {previous.line} "
-                    f"with label {previous.label!r}, split {previous.split}",
-                    _shown(raw),
-                )
-            )
+            conflict = _same_clip(previous, row, raw)
+            if conflict is not None:
+                problems.append(conflict)
             continue
-        seen.setdefault(key, row)
+        seen.setdefault((row.ytid, row.start_s), row)
         rows.append(row)
-        if row.event is not None and row.event[0] == row.event[1]:
-            warnings.append(
-                RowProblem(
-                    number,
-                    f"zero-length event (StartTime = EndTime = {row.event[0]}): kept, but it "
-                    "labels no second of the clip",
-                    _shown(raw),
-                )
-            )
+        warning = _zero_length(row, raw)
+        if warning is not None:
+            warnings.append(warning)
     return ParsedList(
         path=path,
         format=fmt,

@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from avel_annotate.domain.vocab import ClipStatus
+
 
 class Kind(StrEnum):
     PERMANENT = "permanent"
@@ -233,21 +235,21 @@ def decide(
     ``rate_limit_strikes``: consecutive rate-limit answers before this one.
     """
     if c.kind is Kind.PERMANENT:
-        return Decision("failed_permanent", None, None, False, False)
+        return Decision(ClipStatus.FAILED_PERMANENT, None, None, False, False)
     if c.kind is Kind.ENVIRONMENT:  # back to the queue, as if never tried
-        return Decision("pending", None, None, True, False)
+        return Decision(ClipStatus.PENDING, None, None, True, False)
     if c.kind is Kind.RATE_LIMIT:
         pause = backoff_s(rate_limit_strikes, policy.backoff_base_s, policy.backoff_max_s)
         stop = rate_limit_strikes + 1 >= policy.max_rate_limit_strikes
-        return Decision("failed_retryable", pause, pause, True, stop)
+        return Decision(ClipStatus.FAILED_RETRYABLE, pause, pause, True, stop)
     if c.kind is Kind.MEDIA:
         if full_download:
-            return Decision("failed_permanent", None, None, False, False)
-        return Decision("failed_retryable", 0.0, None, False, False)
+            return Decision(ClipStatus.FAILED_PERMANENT, None, None, False, False)
+        return Decision(ClipStatus.FAILED_RETRYABLE, 0.0, None, False, False)
     if attempts >= policy.max_attempts:
-        return Decision("failed_permanent", None, None, False, False)
+        return Decision(ClipStatus.FAILED_PERMANENT, None, None, False, False)
     delay = backoff_s(attempts - 1, policy.retry_delay_s, policy.retry_delay_max_s)
-    return Decision("failed_retryable", delay, None, False, False)
+    return Decision(ClipStatus.FAILED_RETRYABLE, delay, None, False, False)
 
 
 def wants_full_download(previous_error_class: str | None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from avel_annotate.domain.labelconfig import (
@@ -32,6 +33,58 @@ class InvalidResultError(ValueError):
 class Labels:
     segments: str  # ten 0/1 characters
     category: str | None
+
+
+# the role a re-check task carries in its meta (``meta.avel_role``), beside ``avel_not_for``
+RECHECK_ROLE = "recheck"
+RECHECK_SUFFIX = " (re-check)"  # the re-check project of project ``avel`` is ``avel (re-check)``
+
+
+def recheck_title(project: str) -> str:
+    return f"{project}{RECHECK_SUFFIX}"
+
+
+def is_recheck_title(title: str) -> bool:
+    return title.endswith(RECHECK_SUFFIX)
+
+
+@dataclass(frozen=True)
+class PulledAnnotation:
+    """One annotation as Label Studio exported it, checked against the schema and the label
+    config (what `annotate pull` compares with the store; times are naive UTC)."""
+
+    ls_id: int
+    labels: Labels
+    was_cancelled: bool
+    ground_truth: bool
+    annotator_ls_id: int | None
+    lead_time_s: float | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PulledTask:
+    """One exported task: its annotations in creation order, without the re-check
+    placeholders (``placeholders`` counts them: they are never stored)."""
+
+    ls_task_id: int
+    annotations: tuple[PulledAnnotation, ...]
+    placeholders: int = 0
+
+
+def is_placeholder(meta: Any, was_cancelled: bool, has_result: bool, user_id: int | None) -> bool:
+    """A skipped, empty annotation that a re-check dispatch imported for a first annotator (so
+    the stream never serves them their own re-check): never a label."""
+    meta = meta if isinstance(meta, dict) else {}
+    if meta.get("avel_role") != RECHECK_ROLE or not was_cancelled or has_result:
+        return False
+    return user_id is not None and user_id in (meta.get("avel_not_for") or [])
+
+
+def annotator_name(user_id: int | None, users: dict[int, str]) -> str:
+    """How an annotation's author is stored: the server's name for them, else ``user:ID``."""
+    return users.get(user_id, f"user:{user_id}") if user_id else "unknown"
 
 
 def _choices(item: dict[str, Any]) -> list[str]:
@@ -116,9 +169,17 @@ def assign_rounds(annotations: Sequence[tuple[int, bool]]) -> list[int]:
 
 __all__ = [
     "EMPTY",
+    "RECHECK_ROLE",
+    "RECHECK_SUFFIX",
     "InvalidResultError",
     "Labels",
+    "PulledAnnotation",
+    "PulledTask",
+    "annotator_name",
     "assign_rounds",
+    "is_placeholder",
+    "is_recheck_title",
     "labels_to_result",
+    "recheck_title",
     "result_to_labels",
 ]

@@ -222,100 +222,128 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _iter_processes(
-    items: Iterable[tuple[str, Path, Path]], decode_fn: DecodeFn, workers: int, lookahead: int
-) -> Generator[Decoded, None, None]:
-    ctx = multiprocessing.get_context("spawn")
-    source = iter(items)
-    queue: deque[tuple[int, str, Path, Path]] = deque()  # read from source, not yet sent
-    ids: dict[int, str] = {}
-    sent: dict[int, tuple[Path, Path]] = {}
-    done: dict[int, Decoded] = {}
-    next_index = 0  # next index to read from source
-    next_out = 0  # next index to yield
-    pool: list[_Worker] = []
-    exhausted = False
+class _Pool:
+    """The parent's book-keeping of a process pool: clips read ahead (``lookahead``), sent to a
+    worker (two at most each), decoded and waiting to be yielded in order; a worker that dies
+    is replaced, its clip reported failed and its waiting clip sent again."""
 
-    def fill() -> None:
-        nonlocal next_index, exhausted
-        while not exhausted and next_index - next_out < lookahead:
-            item = next(source, None)
+    def __init__(
+        self, items: Iterable[tuple[str, Path, Path]], decode_fn: DecodeFn, lookahead: int
+    ) -> None:
+        self.ctx = multiprocessing.get_context("spawn")
+        self.decode_fn = decode_fn
+        self.source = iter(items)
+        self.lookahead = lookahead
+        self.queue: deque[tuple[int, str, Path, Path]] = deque()  # read, not yet sent
+        self.ids: dict[int, str] = {}
+        self.sent: dict[int, tuple[Path, Path]] = {}
+        self.done: dict[int, Decoded] = {}
+        self.next_index = 0  # next index to read from source
+        self.next_out = 0  # next index to yield
+        self.pool: list[_Worker] = []
+        self.exhausted = False
+
+    def start(self, workers: int) -> None:
+        self.fill()
+        n = min(workers, max(1, len(self.queue)))
+        self.pool.extend(_Worker(self.ctx, self.decode_fn) for _ in range(n))
+        self.dispatch()
+
+    def fill(self) -> None:
+        while not self.exhausted and self.next_index - self.next_out < self.lookahead:
+            item = next(self.source, None)
             if item is None:
-                exhausted = True
+                self.exhausted = True
                 return
             clip_id, mp4, wav = item
-            ids[next_index] = clip_id
-            sent[next_index] = (Path(mp4), Path(wav))
-            queue.append((next_index, clip_id, Path(mp4), Path(wav)))
-            next_index += 1
+            self.ids[self.next_index] = clip_id
+            self.sent[self.next_index] = (Path(mp4), Path(wav))
+            self.queue.append((self.next_index, clip_id, Path(mp4), Path(wav)))
+            self.next_index += 1
 
-    def dispatch() -> None:
+    def dispatch(self) -> None:
         for depth in range(1, TASKS_PER_WORKER + 1):  # every worker one clip, then a second
-            for i, w in enumerate(pool):
-                if len(w.tasks) < depth and queue:
-                    index, _, mp4, wav = queue.popleft()
+            for i, w in enumerate(self.pool):
+                if len(w.tasks) < depth and self.queue:
+                    index, _, mp4, wav = self.queue.popleft()
                     try:
                         w.conn.send((mp4, wav))
                     except OSError:  # it died while idle: a successor gets the clip
                         w.stop(0.1)
-                        pool[i] = w = _Worker(ctx, decode_fn)
+                        self.pool[i] = w = _Worker(self.ctx, self.decode_fn)
                         w.conn.send((mp4, wav))
                     w.tasks.append(index)
 
-    try:
-        fill()
-        pool.extend(_Worker(ctx, decode_fn) for _ in range(min(workers, max(1, len(queue)))))
-        dispatch()
-        while next_out < next_index:
-            while next_out not in done:
-                busy = {w.conn: w for w in pool if w.tasks}
-                sentinels = {w.process.sentinel: w for w in pool if w.tasks}
-                ready = multiprocessing.connection.wait([*busy, *sentinels])
-                for handle in ready:
-                    w = busy.get(handle) or sentinels.get(handle)  # type: ignore[arg-type]
-                    if w is None or not w.tasks:
-                        continue
-                    index = w.tasks.popleft()
-                    try:
-                        reply = w.conn.recv()
-                        if reply[0] == "shared":
-                            _, shape, dtype, audio, wall_s, cpu_s = reply
-                            frames = _receive_shared(w.conn, shape, dtype)
-                            reply = ("ok", frames, audio, wall_s, cpu_s)
-                    except (EOFError, OSError, RuntimeError):  # RuntimeError: no descriptor came
-                        reply = None
-                    if reply is None:  # the worker died holding this clip
-                        w.process.join(1.0)
-                        code = w.process.exitcode
-                        done[index] = Decoded(
-                            ids[index],
-                            error=FeatureError(
-                                f"the decode worker process died (exit code {code}) "
-                                "while decoding this clip",
-                                "check the file with ffprobe; re-fetch it (`avel fetch --force`)",
-                            ),
-                        )
-                        for waiting in reversed(w.tasks):  # not started: back to the queue
-                            queue.appendleft((waiting, ids[waiting], *sent[waiting]))
-                        w.tasks.clear()
-                        w.conn.close()
-                        pool[pool.index(w)] = _Worker(ctx, decode_fn)
-                        continue
-                    if reply[0] == "ok":
-                        _, frames, wav, wall_s, cpu_s = reply
-                        done[index] = Decoded(ids[index], frames, wav, None, wall_s, cpu_s)
-                    else:
-                        done[index] = Decoded(ids[index], error=reply[1])
-                dispatch()
-            result = done.pop(next_out)
-            del ids[next_out], sent[next_out]
-            next_out += 1
-            fill()
-            dispatch()
-            yield result
-    finally:
-        for w in pool:
+    def wait(self) -> None:
+        """Block until some worker answers (or dies); record what it decoded."""
+        busy = {w.conn: w for w in self.pool if w.tasks}
+        sentinels = {w.process.sentinel: w for w in self.pool if w.tasks}
+        for handle in multiprocessing.connection.wait([*busy, *sentinels]):
+            w = busy.get(handle) or sentinels.get(handle)  # type: ignore[arg-type]
+            if w is not None and w.tasks:
+                self._receive(w)
+        self.dispatch()
+
+    def _receive(self, w: _Worker) -> None:
+        index = w.tasks.popleft()
+        try:
+            reply = w.conn.recv()
+            if reply[0] == "shared":
+                _, shape, dtype, audio, wall_s, cpu_s = reply
+                frames = _receive_shared(w.conn, shape, dtype)
+                reply = ("ok", frames, audio, wall_s, cpu_s)
+        except (EOFError, OSError, RuntimeError):  # RuntimeError: no descriptor came
+            reply = None
+        if reply is None:  # the worker died holding this clip
+            self._replace_dead(w, index)
+        elif reply[0] == "ok":
+            _, frames, wav, wall_s, cpu_s = reply
+            self.done[index] = Decoded(self.ids[index], frames, wav, None, wall_s, cpu_s)
+        else:
+            self.done[index] = Decoded(self.ids[index], error=reply[1])
+
+    def _replace_dead(self, w: _Worker, index: int) -> None:
+        w.process.join(1.0)
+        code = w.process.exitcode
+        self.done[index] = Decoded(
+            self.ids[index],
+            error=FeatureError(
+                f"the decode worker process died (exit code {code}) while decoding this clip",
+                "check the file with ffprobe; re-fetch it (`avel fetch --force`)",
+            ),
+        )
+        for waiting in reversed(w.tasks):  # not started: back to the queue
+            self.queue.appendleft((waiting, self.ids[waiting], *self.sent[waiting]))
+        w.tasks.clear()
+        w.conn.close()
+        self.pool[self.pool.index(w)] = _Worker(self.ctx, self.decode_fn)
+
+    def pop_next(self) -> Decoded:
+        """The next clip in order (decoded already); reads ahead and sends more."""
+        result = self.done.pop(self.next_out)
+        del self.ids[self.next_out], self.sent[self.next_out]
+        self.next_out += 1
+        self.fill()
+        self.dispatch()
+        return result
+
+    def stop(self) -> None:
+        for w in self.pool:
             w.stop()
+
+
+def _iter_processes(
+    items: Iterable[tuple[str, Path, Path]], decode_fn: DecodeFn, workers: int, lookahead: int
+) -> Generator[Decoded, None, None]:
+    pool = _Pool(items, decode_fn, lookahead)
+    try:
+        pool.start(workers)
+        while pool.next_out < pool.next_index:
+            while pool.next_out not in pool.done:
+                pool.wait()
+            yield pool.pop_next()
+    finally:
+        pool.stop()
 
 
 def _iter_thread(

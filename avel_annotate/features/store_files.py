@@ -8,8 +8,6 @@ half-written file; :func:`read_features` validates shapes and dtypes and names t
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ import numpy as np
 
 from avel_annotate.errors import FeatureError, InvalidIdError
 from avel_annotate.features.provenance import Provenance
+from avel_annotate.fileio import atomic_open
 
 N_SEGMENTS = 10
 VISUAL_SHAPE = (N_SEGMENTS, 7, 7, 512)
@@ -62,7 +61,8 @@ def _validate(visual: np.ndarray, audio: np.ndarray, where: str) -> None:
 def write_features(
     path: str | Path, visual: np.ndarray, audio: np.ndarray, provenance: Provenance
 ) -> Path:
-    """Write atomically (temp file + ``os.replace``); arrays are cast to float16 first."""
+    """Write atomically (``fileio.atomic_open``: a reader sees the old file or the whole new
+    one); arrays are cast to float16 first."""
     path = Path(path)
     with np.errstate(over="ignore"):  # overflow becomes inf, refused just below
         visual = np.ascontiguousarray(visual, dtype=STORED_DTYPE)
@@ -73,17 +73,8 @@ def write_features(
             f"{path}: features contain inf/nan (float16 overflow?)",
             hint="check the weights and preprocessing recorded in the provenance",
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, visual=visual, audio=audio, provenance=np.array(provenance.to_json()))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, binary=True) as f:
+        np.savez(f, visual=visual, audio=audio, provenance=np.array(provenance.to_json()))
     return path
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from avel_annotate import fileio
 from avel_annotate.errors import LabelStudioError
 
 log = logging.getLogger(__name__)
@@ -183,19 +184,9 @@ def start_server(
     ls_data_dir.mkdir(parents=True, exist_ok=True)
     make_private(ls_data_dir)
     stop_recorded(ls_data_dir)
-    if port is None:
-        chosen = free_port(None, host)
-    elif port_is_free(port, host):
-        chosen = port
-    else:
-        raise LabelStudioError(
-            f"port {port} on {host} is busy",
-            "stop what listens there (`avel labelstudio stop` if it is this toolkit's server) "
-            "or choose another with --port",
-        )
+    chosen = _choose_port(port, host)
     local_host = LOOPBACK if host in ("0.0.0.0", "", "::") else host
     url = f"http://{local_host}:{chosen}"
-    log_path = ls_data_dir / "server.log"
     env = server_env(
         ls_data_dir,
         document_root,
@@ -205,7 +196,31 @@ def start_server(
         task_lock_ttl_s=task_lock_ttl_s,
     )
     cmd = [str(exe), "start", "--no-browser", "--internal-host", host, "--port", str(chosen)]
+    handle = _spawn(cmd, env, url, chosen, ls_data_dir)
+    _write_pid_file(ls_data_dir, handle.process.pid, chosen, host)
+    return _wait_healthy(handle, timeout_s)
+
+
+def _choose_port(port: int | None, host: str) -> int:
+    """Any free port (None), else the given one, which must be free (never a silent move)."""
+    if port is None:
+        return free_port(None, host)
+    if port_is_free(port, host):
+        return port
+    raise LabelStudioError(
+        f"port {port} on {host} is busy",
+        "stop what listens there (`avel labelstudio stop` if it is this toolkit's server) "
+        "or choose another with --port",
+    )
+
+
+def _spawn(
+    cmd: list[str], env: dict[str, str], url: str, port: int, ls_data_dir: Path
+) -> ServerHandle:
+    """The server process in its own session, its output appended to ``server.log``."""
+    log_path = ls_data_dir / "server.log"
     log.info("starting Label Studio on %s (data %s, log %s)", url, ls_data_dir, log_path)
+    # a log is appended to, never replaced: it is opened for appending, not written atomically
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(log_fd, "ab") as log_fh:
         process = subprocess.Popen(
@@ -219,8 +234,11 @@ def start_server(
             umask=0o077,  # the database holds the admin token: files 0600, dirs 0700
             preexec_fn=_die_with_parent,
         )
-    handle = ServerHandle(url, chosen, ls_data_dir, log_path, process)
-    _write_pid_file(ls_data_dir, process.pid, chosen, host)
+    return ServerHandle(url, port, ls_data_dir, log_path, process)
+
+
+def _wait_healthy(handle: ServerHandle, timeout_s: float) -> ServerHandle:
+    url, log_path = handle.url, handle.log_path
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not handle.alive():
@@ -258,10 +276,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 def _write_pid_file(ls_data_dir: Path, pid: int, port: int, host: str) -> None:
-    path = ls_data_dir / PID_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(f"{pid}\n{port}\n{host}\n")
+    fileio.write_text(ls_data_dir / PID_FILE, f"{pid}\n{port}\n{host}\n", mode=0o600)
 
 
 def _remove_pid_file(ls_data_dir: Path, pid: int) -> None:

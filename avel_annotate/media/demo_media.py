@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from avel_annotate.errors import MediaError
+from avel_annotate.fileio import atomic_path
 
 COLOURS = ("red", "blue", "yellow", "green", "magenta", "cyan", "orange", "white")
 PITCHES = (330, 440, 550, 660, 770, 880, 990, 1100)
@@ -45,19 +46,20 @@ def make_demo_source(
         f"sine=frequency={pitch}:sample_rate=44100:duration={duration_s},"
         f"volume=volume='if({on},1.0,0.02)':eval=frame"
     )
-    tmp = path.with_name(f".{path.name}.tmp.mp4")
-    cmd = [
-        "ffmpeg", "-nostdin", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", str(fps), "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", "-shortest", str(tmp),
-    ]  # fmt: skip
-    try:
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-    except FileNotFoundError as e:
-        raise MediaError("ffmpeg is not installed", "install it: apt-get install -y ffmpeg") from e
-    except subprocess.CalledProcessError as e:
-        last = (e.stderr or "").strip().splitlines()[-1:] or ["?"]
-        raise MediaError(f"{path}: ffmpeg could not make the demo source: {last[0]}") from e
-    tmp.replace(path)
+    with atomic_path(path, suffix=".mp4") as tmp:  # ffmpeg picks the format from the suffix
+        cmd = [
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
+            "-c:v", "libx264", "-preset", "ultrafast", "-g", str(fps), "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", "-shortest", str(tmp),
+        ]  # fmt: skip
+        try:
+            subprocess.run(cmd, check=True, capture_output=True, text=True)
+        except FileNotFoundError as e:
+            raise MediaError(
+                "ffmpeg is not installed", "install it: apt-get install -y ffmpeg"
+            ) from e
+        except subprocess.CalledProcessError as e:
+            last = (e.stderr or "").strip().splitlines()[-1:] or ["?"]
+            raise MediaError(f"{path}: ffmpeg could not make the demo source: {last[0]}") from e
     return path

@@ -118,28 +118,10 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             self._fail(404)
             return
         size = file.stat().st_size
-        start, end = 0, size - 1
-        status = 200
-        header = self.headers.get("Range")
-        if header:
-            match = _RANGE_RE.match(header.strip())
-            if match is None or (not match.group(1) and not match.group(2)):
-                self._fail(416)
-                return
-            if match.group(1):
-                start = int(match.group(1))
-                if match.group(2):
-                    end = min(int(match.group(2)), size - 1)
-            else:  # suffix range: the last N bytes
-                start = max(0, size - int(match.group(2)))
-            if start >= size or start > end:
-                self._record(416)
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{size}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            status = 206
+        answer = self._range(size)
+        if answer is None:
+            return
+        status, start, end = answer
         self._record(status)
         self.send_response(status)
         self.send_header("Content-Type", _CONTENT_TYPES.get(file.suffix, "video/mp4"))
@@ -148,8 +130,36 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.end_headers()
-        if not send_body:
-            return
+        if send_body:
+            self._send_body(file, start, end, behaviour)
+
+    def _range(self, size: int) -> tuple[int, int, int] | None:
+        """(status, first byte, last byte) of the answer; None when a 416 was sent already."""
+        start, end = 0, size - 1
+        header = self.headers.get("Range")
+        if not header:
+            return 200, start, end
+        match = _RANGE_RE.match(header.strip())
+        if match is None or (not match.group(1) and not match.group(2)):
+            self._fail(416)
+            return None
+        if match.group(1):
+            start = int(match.group(1))
+            if match.group(2):
+                end = min(int(match.group(2)), size - 1)
+        else:  # suffix range: the last N bytes
+            start = max(0, size - int(match.group(2)))
+        if start >= size or start > end:
+            self._record(416)
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        return 206, start, end
+
+    def _send_body(self, file: Path, start: int, end: int, behaviour: Behaviour | None) -> None:
+        """Bytes ``start..end``, cut, stalled or throttled as the file's behaviour says."""
         limit = end + 1
         truncated = False
         cut = behaviour.truncate_at if behaviour is not None else None

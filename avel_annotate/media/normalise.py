@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 
@@ -73,7 +74,23 @@ def normalise(
     opts: NormaliseSettings | None = None,
 ) -> None:
     """Write ``mp4_out`` and ``wav_out`` from ``src`` (from ``seek_s`` when cutting locally)."""
-    o = opts or NormaliseSettings()
+    stream = _command(src, mp4_out, wav_out, fps, seek_s, opts or NormaliseSettings())
+    log.debug("clip %s: ffmpeg %s", clip_id, " ".join(stream.get_args()))
+    try:
+        stream.run(cmd="ffmpeg", capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as e:
+        stderr = (e.stderr or b"").decode("utf-8", "replace").strip()
+        detail = " ".join(stderr.splitlines()[-3:]) if stderr else "ffmpeg failed without a message"
+        raise NormaliseError(clip_id, detail) from e
+    except OSError as e:
+        raise NormaliseError(clip_id, f"cannot run ffmpeg: {e.strerror}") from e
+
+
+def _command(
+    src: Path, mp4_out: Path, wav_out: Path, fps: int, seek_s: float | None, o: NormaliseSettings
+) -> Any:
+    """The one ffmpeg run: constant-rate 10-s H.264 + AAC mp4, and 16 kHz mono s16 wav, both
+    padded (last frame held, silence) to exactly 10 s."""
     in_args: dict[str, object] = {"t": f"{CLIP_S:g}"}
     if seek_s:
         in_args["ss"] = f"{seek_s:g}"
@@ -122,12 +139,4 @@ def normalise(
         .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
         .overwrite_output()
     )
-    log.debug("clip %s: ffmpeg %s", clip_id, " ".join(stream.get_args()))
-    try:
-        stream.run(cmd="ffmpeg", capture_stdout=True, capture_stderr=True)
-    except ffmpeg.Error as e:
-        stderr = (e.stderr or b"").decode("utf-8", "replace").strip()
-        detail = " ".join(stderr.splitlines()[-3:]) if stderr else "ffmpeg failed without a message"
-        raise NormaliseError(clip_id, detail) from e
-    except OSError as e:
-        raise NormaliseError(clip_id, f"cannot run ffmpeg: {e.strerror}") from e
+    return stream

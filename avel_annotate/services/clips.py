@@ -1,4 +1,9 @@
-"""Clip-list import, clip listing and statistics."""
+"""Clip-list import (`avel clips import`), clip listing and statistics.
+
+A list is read and parsed whole (``domain.cliplist``, the one list parser), checked against the
+store, and imported in one unit of work: every row or none (unless ``--skip-invalid``, which
+writes the bad rows to a rejects file). The AVE benchmark split files are in ``ave_split``.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +16,13 @@ from typing import Any
 
 from avel_annotate.config import Settings
 from avel_annotate.domain import segments as seg
-from avel_annotate.domain.cliplist import (
-    FORMATS,
-    MAX_LINE_CHARS,
-    ListRow,
-    ParsedList,
-    RowProblem,
-    TruncatedLine,
-    parse_clip_list,
-)
+from avel_annotate.domain.cliplist import ListRow, ParsedList, RowProblem
 from avel_annotate.domain.ids import make_clip_id
-from avel_annotate.errors import ClipListError, ConfigError
-from avel_annotate.services.store import store_session
+from avel_annotate.errors import ClipListError
+from avel_annotate.fileio import atomic_open
+from avel_annotate.services.cliplist_file import read_clip_list
 from avel_annotate.store import clips as q
+from avel_annotate.store.database import Session, Store
 
 log = logging.getLogger(__name__)
 
@@ -43,52 +42,6 @@ class ImportReport:
     header_line: int | None
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # kept rows worth a look (FILE:LINE: ...)
-
-
-def read_clip_list(path: Path, fmt: str | None) -> ParsedList:
-    if fmt is not None and fmt not in FORMATS:
-        raise ConfigError(f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
-    try:
-        lines = _read_lines(path)
-    except FileNotFoundError as e:
-        raise ClipListError(f"{path}: no such file", hint="check the path") from e
-    except OSError as e:
-        raise ClipListError(f"{path}: cannot read: {e.strerror}") from e
-    try:
-        return parse_clip_list(str(path), lines, fmt)
-    except ValueError as e:  # a path longer than the store keeps
-        raise ClipListError(str(e)) from e
-
-
-_MAX_LINE_BYTES = 4 * MAX_LINE_CHARS  # UTF-8: at most 4 bytes a character
-
-
-def _read_lines(path: Path) -> list[str]:
-    """The lines of a UTF-8 list, split at \\n only, in memory bounded by the line cap: a longer
-    line keeps its first 200 bytes (as a TruncatedLine, reported by the parser), the rest is
-    read past in 1 MiB pieces and dropped."""
-    lines: list[str] = []
-    with path.open("rb") as fh:
-        while True:
-            chunk = fh.readline(_MAX_LINE_BYTES + 1)
-            if not chunk:
-                return lines
-            number = len(lines) + 1
-            if len(chunk) > _MAX_LINE_BYTES and not chunk.endswith(b"\n"):
-                prefix = chunk[:200]
-                while chunk and not chunk.endswith(b"\n"):
-                    chunk = fh.readline(1 << 20)
-                lines.append(TruncatedLine(prefix.decode("utf-8", "replace")))
-                continue
-            if chunk.endswith(b"\n"):
-                chunk = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1]
-            try:
-                lines.append(chunk.decode("utf-8-sig" if number == 1 else "utf-8"))
-            except UnicodeDecodeError as e:
-                raise ClipListError(
-                    f"{path}:{number}: not UTF-8 text",
-                    hint="save the list as UTF-8 and import again",
-                ) from e
 
 
 @dataclass
@@ -202,17 +155,72 @@ def _plan(parsed: ParsedList, stored: dict[tuple[str, int], q.StoredClipKey], so
 
 
 def _write_rejects(path: Path, problems: list[RowProblem]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         writer = csv.writer(fh)
         writer.writerow(["line", "reason", "row"])
         for p in sorted(problems, key=lambda p: p.line):
             writer.writerow([p.line, p.reason, p.raw])
-    tmp.replace(path)
+
+
+def _with_starts(parsed: ParsedList, stored: dict[tuple[str, int], q.StoredClipKey]) -> ParsedList:
+    rows, start_problems = _resolve_starts(parsed, stored)
+    return ParsedList(
+        parsed.path,
+        parsed.format,
+        tuple(rows),
+        parsed.problems + tuple(start_problems),
+        parsed.header_line,
+        parsed.warnings,
+    )
+
+
+def _store_categories(
+    session: Session, parsed: ParsedList, plan: _Plan
+) -> tuple[dict[str, int], int]:
+    """Create the categories the plan uses and put their ids into its rows; return (name -> id,
+    how many existed before). Categories are created in order of first appearance in the list,
+    so class indices follow the list (AVE: Church bell = 0 ... Mandolin = 27)."""
+    used = {c["_category"] for c in plan.new_clips} | {e[1] for e in plan.events}
+    used |= {u["_category"] for u in plan.updates if "_category" in u}
+    names = [r.label for r in parsed.rows if r.label in used]
+    before = len(q.category_ids(session))
+    cats = q.ensure_categories(session, names)
+    for c in plan.new_clips:
+        c["category_id"] = cats[c.pop("_category")]
+    for u in plan.updates:
+        if "_category" in u:
+            u["category_id"] = cats[u.pop("_category")]
+    return cats, before
+
+
+def _store_events(session: Session, plan: _Plan, cats: dict[str, int]) -> int:
+    """Insert the list events not stored yet; return how many were new."""
+    if not plan.events:
+        return 0
+    pks = q.clip_pk_map(session, {e[0] for e in plan.events})
+    have = q.existing_events(session)
+    new_events = []
+    for clip_id, label, start, end, quality, line in plan.events:
+        key = (pks[clip_id], cats[label], start, end)
+        if key in have:
+            continue
+        have.add(key)
+        new_events.append(
+            {
+                "clip_id": key[0],
+                "category_id": key[1],
+                "start_s": start,
+                "end_s": end,
+                "quality": quality,
+                "source_line": line,
+            }
+        )
+    q.insert_events(session, new_events)
+    return len(new_events)
 
 
 def import_clip_list(
+    store: Store,
     settings: Settings,
     path: Path,
     fmt: str | None = None,
@@ -223,17 +231,9 @@ def import_clip_list(
     """Validate the whole list, then import it in one transaction (or nothing at all)."""
     parsed = read_clip_list(path, fmt)
     n_rows = len(parsed.rows) + len(parsed.problems)
-    with store_session(settings) as session:
+    with store.session() as session:
         stored = q.stored_clip_keys(session)
-        rows, start_problems = _resolve_starts(parsed, stored)
-        parsed = ParsedList(
-            parsed.path,
-            parsed.format,
-            tuple(rows),
-            parsed.problems + tuple(start_problems),
-            parsed.header_line,
-            parsed.warnings,
-        )
+        parsed = _with_starts(parsed, stored)
         plan = _plan(parsed, stored, str(path))
         problems = sorted([*parsed.problems, *plan.problems], key=lambda p: p.line)
         lines = [f"{path}:{p.line}: {p.reason}" for p in problems]
@@ -249,57 +249,25 @@ def import_clip_list(
                 settings.data_dir / "rejects" / f"{path.name}.rejects.csv"
             )
             _write_rejects(out_rejects, problems)
-        # categories are created in order of first appearance in the list, so class
-        # indices follow the list (AVE: Church bell = 0 ... Mandolin = 27)
-        used = {c["_category"] for c in plan.new_clips} | {e[1] for e in plan.events}
-        used |= {u["_category"] for u in plan.updates if "_category" in u}
-        names = [r.label for r in parsed.rows if r.label in used]
-        before = len(q.category_ids(session))
-        cats = q.ensure_categories(session, names)
-        for c in plan.new_clips:
-            c["category_id"] = cats[c.pop("_category")]
-        for u in plan.updates:
-            if "_category" in u:
-                u["category_id"] = cats[u.pop("_category")]
+        cats, before = _store_categories(session, parsed, plan)
         q.insert_clips(session, plan.new_clips)
         q.update_clip_fields(session, plan.updates)
-        events_new = 0
-        if plan.events:
-            pks = q.clip_pk_map(session, {e[0] for e in plan.events})
-            have = q.existing_events(session)
-            new_events = []
-            for clip_id, label, start, end, quality, line in plan.events:
-                key = (pks[clip_id], cats[label], start, end)
-                if key in have:
-                    continue
-                have.add(key)
-                new_events.append(
-                    {
-                        "clip_id": key[0],
-                        "category_id": key[1],
-                        "start_s": start,
-                        "end_s": end,
-                        "quality": quality,
-                        "source_line": line,
-                    }
-                )
-            q.insert_events(session, new_events)
-            events_new = len(new_events)
-        report = ImportReport(
-            path=str(path),
-            format=parsed.format,
-            rows=n_rows,
-            clips_new=len(plan.new_clips),
-            clips_unchanged=plan.unchanged,
-            clips_updated=len(plan.updates),
-            categories_new=len(cats) - before,
-            events_new=events_new,
-            rejected=len(problems),
-            rejects_path=str(out_rejects) if out_rejects else None,
-            header_line=parsed.header_line,
-            problems=lines,
-            warnings=parsed.warning_lines(),
-        )
+        events_new = _store_events(session, plan, cats)
+    report = ImportReport(
+        path=str(path),
+        format=parsed.format,
+        rows=n_rows,
+        clips_new=len(plan.new_clips),
+        clips_unchanged=plan.unchanged,
+        clips_updated=len(plan.updates),
+        categories_new=len(cats) - before,
+        events_new=events_new,
+        rejected=len(problems),
+        rejects_path=str(out_rejects) if out_rejects else None,
+        header_line=parsed.header_line,
+        problems=lines,
+        warnings=parsed.warning_lines(),
+    )
     log.info("imported %s: %d new clips", path, report.clips_new)
     return report
 
@@ -314,14 +282,14 @@ class ClipStats:
     short: int
 
 
-def clip_stats(settings: Settings) -> ClipStats:
-    with store_session(settings) as session:
-        by_status = q.count_by(session, q.Clip.status)
-        short = q.count_by(session, q.Clip.is_short)
+def clip_stats(store: Store) -> ClipStats:
+    with store.session() as session:
+        by_status = q.count_by(session, "status")
+        short = q.count_by(session, "is_short")
         return ClipStats(
             total=sum(by_status.values()),
             by_status=by_status,
-            by_split=q.count_by(session, q.Clip.split),
+            by_split=q.count_by(session, "split"),
             by_category=q.count_by_category(session),
             curated_by_split=q.count_curated_by_split(session),
             short=short.get("True", 0),
@@ -350,13 +318,14 @@ class ClipRecord:
 
 
 def list_clips(
+    store: Store,
     settings: Settings,
     *,
     status: str | None = None,
     split: str | None = None,
     limit: int | None = None,
 ) -> list[ClipRecord]:
-    with store_session(settings) as session:
+    with store.session() as session:
         out = []
         listed = q.list_clips(session, status=status, split=split, limit=limit)
         events: dict[int, list[str]] = defaultdict(list)
@@ -387,142 +356,3 @@ def list_clips(
                 )
             )
         return out
-
-
-# ------------------------------------------------------------------ the AVE benchmark split
-
-SPLIT_FILES = {
-    "train_order.h5": "train", "val_order.h5": "val", "test_order.h5": "test",
-    "trainset.txt": "train", "valset.txt": "val", "testset.txt": "test",
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SplitImportReport:
-    files: list[str]
-    rows_by_split: dict[str, int]
-    clips_by_split: dict[str, int]
-    rows_without_split: int
-    clips_spanning_splits: int
-
-
-def _split_of(path: Path) -> str:
-    split = SPLIT_FILES.get(path.name.lower())
-    if split is None:
-        raise ConfigError(
-            f"{path}: cannot tell the split from the file name",
-            "pass the release's train_order.h5 / val_order.h5 / test_order.h5, or the AVE zip's "
-            "trainSet.txt / valSet.txt / testSet.txt",
-        )
-    return split
-
-
-def _rows_of_order_file(path: Path, events: list[q.EventRow]) -> list[int]:
-    from avel_annotate.errors import ModelError
-    from avel_annotate.model.data import read_order_file
-
-    try:
-        rows = read_order_file(path)
-    except ModelError as e:
-        raise ClipListError(e.message, hint=e.hint) from e
-    if rows.size and int(rows.max()) >= len(events):
-        raise ClipListError(
-            f"{path}: names row {int(rows.max())}, but the store holds {len(events)} AVE "
-            "Annotations rows (0.."
-            f"{len(events) - 1})",
-            hint="import the full Annotations.txt of the same release first",
-        )
-    return [events[int(i)].id for i in rows]
-
-
-def _rows_of_set_file(path: Path, events: list[q.EventRow]) -> list[int]:
-    parsed = read_clip_list(path, "ave")
-    if parsed.problems:
-        raise ClipListError(
-            f"{path}: {len(parsed.problems)} bad row(s); no split was set",
-            problems=parsed.problem_lines(),
-            hint="the split lists have the Annotations.txt format",
-        )
-    index: dict[tuple[str, str, int, int], list[int]] = defaultdict(list)
-    for e in events:
-        index[(e.ytid, e.category, e.start_s, e.end_s)].append(e.id)
-    used: dict[tuple[str, str, int, int], int] = defaultdict(int)
-    out: list[int] = []
-    missing: list[str] = []
-    for row in parsed.rows:
-        assert row.event is not None
-        key = (row.ytid, row.label, *row.event)
-        ids = index.get(key, [])
-        if used[key] >= len(ids):
-            missing.append(f"{path}:{row.line}: no stored AVE row {row.label}&{row.ytid}&"
-                           f"{row.event[0]}&{row.event[1]}")  # fmt: skip
-            continue
-        out.append(ids[used[key]])
-        used[key] += 1
-    if missing:
-        raise ClipListError(
-            f"{path}: {len(missing)} row(s) match no stored Annotations row; no split was set",
-            problems=missing,
-            hint="import the Annotations.txt these split lists belong to first",
-        )
-    return out
-
-
-def import_ave_split(settings: Settings, paths: list[Path]) -> SplitImportReport:
-    """Set the AVE benchmark split from the release's ``*_order.h5`` files (row i = row i of
-    Annotations.txt) or the zip's ``trainSet.txt``/``valSet.txt``/``testSet.txt``.
-
-    The release splits *rows*: each Annotations row (a list event) gets its split, and the clip
-    (one per video) gets the split of its first row; videos whose rows sit in different splits
-    are counted in ``clips_spanning_splits``. All files are checked before anything is written.
-    """
-    with store_session(settings) as session:
-        events = q.event_rows(session, source_format="ave")
-        if not events:
-            raise ConfigError(
-                "the store holds no AVE Annotations rows",
-                "import Annotations.txt first (`avel clips import Annotations.txt`)",
-            )
-        by_id = {e.id: e for e in events}
-        assigned: dict[int, str] = {}
-        for path in paths:
-            if not path.is_file():
-                raise ClipListError(f"{path}: no such file", hint="check the path")
-            split = _split_of(path)
-            ids = (
-                _rows_of_order_file(path, events)
-                if path.suffix.lower() == ".h5"
-                else _rows_of_set_file(path, events)
-            )
-            for event_id in ids:
-                other = assigned.get(event_id)
-                if other is not None and other != split:
-                    e = by_id[event_id]
-                    raise ClipListError(
-                        f"{path}: Annotations row {e.source_line} ({e.category}&{e.ytid}) is "
-                        f"already in split {other}; no split was set",
-                        hint="pass the three split files of one release",
-                    )
-                assigned[event_id] = split
-        q.set_event_splits(session, assigned)
-        first: dict[int, str] = {}
-        splits_of_clip: dict[int, set[str]] = defaultdict(set)
-        for e in events:  # list order: a clip's first row comes first
-            split_e = assigned.get(e.id, e.split)
-            if split_e is not None:
-                first.setdefault(e.clip_pk, split_e)
-                splits_of_clip[e.clip_pk].add(split_e)
-        q.set_list_splits(session, sorted(first.items()))
-        rows_by_split: dict[str, int] = defaultdict(int)
-        for split in assigned.values():
-            rows_by_split[split] += 1
-        clips_by_split: dict[str, int] = defaultdict(int)
-        for split in first.values():
-            clips_by_split[split] += 1
-        return SplitImportReport(
-            files=[str(p) for p in paths],
-            rows_by_split=dict(rows_by_split),
-            clips_by_split=dict(clips_by_split),
-            rows_without_split=sum(1 for e in events if assigned.get(e.id, e.split) is None),
-            clips_spanning_splits=sum(1 for s in splits_of_clip.values() if len(s) > 1),
-        )

@@ -8,13 +8,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
-from avel_annotate.config import Settings
 from avel_annotate.domain.curation import AdjudicationView, AnnotationView, Curated, curate
-from avel_annotate.services.store import store_session
 from avel_annotate.store import annotations as q
 from avel_annotate.store import gold as gold_q
+from avel_annotate.store.database import Session, Store
 
 
 @dataclass(frozen=True)
@@ -101,9 +98,9 @@ class CuratedClip:
     annotation_ids: list[int]  # store ids of the annotations the labels come from
 
 
-def curated_labels(settings: Settings, split: str | None = None) -> list[CuratedClip]:
+def curated_labels(store: Store, split: str | None = None) -> list[CuratedClip]:
     """Every clip's final labels (of one split, or all): what training reads."""
-    with store_session(settings) as session:
+    with store.session() as session:
         return [
             CuratedClip(r.clip_id, r.split, r.segments, r.category, r.provenance, r.annotation_ids)
             for r in q.curated_rows(session, split)

@@ -16,15 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avel_annotate.config import Settings
+from avel_annotate.domain.vocab import ClipStatus
 from avel_annotate.errors import AvelError
+from avel_annotate.fileio import write_text
 from avel_annotate.media.demo_media import make_demo_source
 from avel_annotate.media.http_server import RangeServer
 from avel_annotate.services import evaluation, features, model_registry, predict, report, training
-from avel_annotate.services.fetch import FetchOptions, fetch_clips
-from avel_annotate.services.store import open_store
+from avel_annotate.services.clips import clip_stats
+from avel_annotate.services.fetch import FetchOptions, FetchReport, fetch_clips
+from avel_annotate.store.database import Store
 
 log = logging.getLogger(__name__)
 
+DEMO_CLIPS = 12  # the defaults of `avel demo --clips / --epochs`
+DEMO_EPOCHS = 20
 CATEGORIES = ("synthetic red 330 Hz", "synthetic blue 440 Hz", "synthetic yellow 550 Hz")
 # five splits against three categories: every category lands in every split
 SPLITS = ("train", "train", "val", "train", "test")
@@ -85,76 +90,97 @@ def _write_list(path: Path, clips: list[DemoClip]) -> None:
     for c in clips:
         bits = "[" + ",".join(c.segments) + "]"
         lines.append(f'{c.ytid}_{c.start_s:06d},{CATEGORIES[c.category]},{c.split},"{bits}"')
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
 
 
-def run_demo(
-    settings: Settings,
-    *,
-    n_clips: int = 12,
-    labelstudio: bool = True,
-    epochs: int = 20,
-    say: Callable[[str], None] = log.info,
-) -> DemoReport:
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class _Steps:
+    """Says each step of the demo with the seconds since it started."""
 
-    def step(message: str) -> None:
-        say(f"[{time.perf_counter() - started:5.0f} s] {message}")
+    say: Callable[[str], None]
+    started: float
 
+    def __call__(self, message: str) -> None:
+        self.say(f"[{time.perf_counter() - self.started:5.0f} s] {message}")
+
+
+def _write_demo_inputs(settings: Settings, sources: Path, clips: list[DemoClip]) -> Path:
+    """The generated source videos and the clip list naming them; returns the list's path."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    clips = demo_clips(n_clips)
-    sources = settings.data_dir / "demo-sources"
-    step(f"1/7 generating {len(clips)} source videos with ffmpeg in {sources}")
     write_sources(sources, clips)
     clip_list = settings.data_dir / "demo-clips.csv"
     _write_list(clip_list, clips)
+    return clip_list
 
-    step("2/7 fetching them through yt-dlp + ffmpeg from a local HTTP server")
+
+def _labelstudio_step(
+    settings: Settings, model: str, labelstudio: bool, step: Callable[[str], None]
+) -> tuple[int | None, str]:
+    if not labelstudio:
+        step("6/7 Label Studio skipped")
+        return None, "skipped (--no-labelstudio)"
+    step("6/7 pushing tasks with predictions to a local Label Studio")
+    return _push_to_labelstudio(settings, model)
+
+
+def _fetch_demo_clips(
+    store: Store, settings: Settings, sources: Path, clip_list: Path
+) -> FetchReport:
+    """Serve the generated sources over HTTP and fetch them like any clip list."""
     with RangeServer(sources) as server:
         opts = FetchOptions(workers=2, url_template=server.base_url + "/{ytid}.mp4")
-        fetched = fetch_clips(settings, opts, csv_path=clip_list)
+        return fetch_clips(store, settings, opts, csv_path=clip_list)
 
+
+# ResNet-18 in bfloat16 at 8 frames a second keeps the demo to minutes on a laptop CPU; all
+# three choices are recorded in every feature file's provenance
+DEMO_FEATURES = features.ExtractOptions(
+    visual="resnet18", dtype="bfloat16", frames_per_second=8, allow_random_weights=True
+)
+
+
+def run_demo(
+    store: Store,
+    settings: Settings,
+    *,
+    n_clips: int = DEMO_CLIPS,
+    labelstudio: bool = True,
+    epochs: int = DEMO_EPOCHS,
+    say: Callable[[str], None] = log.info,
+) -> DemoReport:
+    started = time.perf_counter()
+    step = _Steps(say, started)
+    clips = demo_clips(n_clips)
+    sources = settings.data_dir / "demo-sources"
+    step(f"1/7 generating {len(clips)} source videos with ffmpeg in {sources}")
+    clip_list = _write_demo_inputs(settings, sources, clips)
+    step("2/7 fetching them through yt-dlp + ffmpeg from a local HTTP server")
+    fetched = _fetch_demo_clips(store, settings, sources, clip_list)
     step("3/7 extracting features (RANDOM weights: a demonstration, not real features)")
-    feats = features.extract_features(
-        settings,
-        # ResNet-18 in bfloat16 at 8 frames a second keeps the demo to minutes on a laptop CPU;
-        # all three choices are recorded in every feature file's provenance
-        features.ExtractOptions(
-            visual="resnet18", dtype="bfloat16", frames_per_second=8, allow_random_weights=True
-        ),
-    )
+    feats = features.extract_features(store, settings, DEMO_FEATURES)
 
     step("4/7 training CPSP on the synthetic labels")
-    with open_store(settings) as store:
-        existing = {v.name for v in model_registry.list_versions(store)}
-        name = next(f"demo-{i}" for i in range(1, 10_000) if f"demo-{i}" not in existing)
-        trained = training.train_model(store, settings, training.TrainOptions(
-            name=name, labels="list", allow_random_features=True, epochs=epochs,
-            stage2_epochs=3, batch_size=8, features=feats.extractor))  # fmt: skip
+    existing = {v.name for v in model_registry.list_versions(store)}
+    name = next(f"demo-{i}" for i in range(1, 10_000) if f"demo-{i}" not in existing)
+    trained = training.train_model(store, settings, training.TrainOptions(
+        name=name, labels="list", allow_random_features=True, epochs=epochs,
+        stage2_epochs=3, batch_size=8, features=feats.extractor))  # fmt: skip
 
-        step("5/7 pre-labelling every clip with the new model")
-        predicted = predict.predict(
-            store, settings, name, features=feats.extractor, allow_random_features=True
-        )
-        evaluation.evaluate_model(store, settings, name, evaluation.EvalOptions(
-            "test", labels="list", allow_random_features=True,
-            features=feats.extractor))  # fmt: skip
+    step("5/7 pre-labelling every clip with the new model")
+    predicted = predict.predict(
+        store, settings, name, features=feats.extractor, allow_random_features=True
+    )
+    evaluation.evaluate_model(store, settings, name, evaluation.EvalOptions(
+        "test", labels="list", allow_random_features=True, features=feats.extractor))  # fmt: skip
 
-    pushed: int | None = None
-    ls_note = "skipped (--no-labelstudio)"
-    if labelstudio:
-        step("6/7 pushing tasks with predictions to a local Label Studio")
-        pushed, ls_note = _push_to_labelstudio(settings, name)
-    else:
-        step("6/7 Label Studio skipped")
+    pushed, ls_note = _labelstudio_step(settings, name, labelstudio, step)
 
     step("7/7 writing the report")
-    with open_store(settings) as store:
-        summary = report.write_report(store, settings)
+    summary = report.write_report(store, settings)
     return DemoReport(
         data_dir=str(settings.data_dir),
         clips=len(clips),
-        fetched=_fetched_total(settings),
+        fetched=clip_stats(store).by_status.get(ClipStatus.FETCHED, 0),
         fetch_failed=fetched.failed_permanent + fetched.failed_retryable,
         feature_kind=feats.extractor,
         model=name,
@@ -167,16 +193,10 @@ def run_demo(
     )
 
 
-def _fetched_total(settings: Settings) -> int:
-    from avel_annotate.services.clips import clip_stats
-
-    return clip_stats(settings).by_status.get("fetched", 0)
-
-
 def _push_to_labelstudio(settings: Settings, model: str) -> tuple[int | None, str]:
     from avel_annotate.errors import LabelStudioError
     from avel_annotate.labelstudio.server import find_label_studio, free_port
-    from avel_annotate.services.annotate import push
+    from avel_annotate.services.annotate import PushOptions, push
     from avel_annotate.services.labelstudio import start_local_server
 
     try:
@@ -188,13 +208,15 @@ def _push_to_labelstudio(settings: Settings, model: str) -> tuple[int | None, st
     handle, served = start_local_server(settings, port=free_port(8080))
     try:
         from avel_annotate.config import load_settings
+        from avel_annotate.services.store import open_store
 
         live = load_settings(
             data_dir=settings.data_dir,
             db_url=settings.db_url,
             overrides={"progress": settings.progress},
         )
-        result = push(live, model=model, order="uncertainty")
+        with open_store(live) as store:
+            result = push(store, live, PushOptions(model=model, order="uncertainty"))
     except AvelError as e:
         return None, f"push failed: {e.one_line()}"
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from avel_annotate.config import Settings
 from avel_annotate.errors import AvelError
@@ -28,11 +28,11 @@ Check = pf.Check
 
 @dataclass(frozen=True)
 class DoctorReport:
+    ok: bool = field(init=False)  # every check passed (a field, so the JSON report carries it)
     checks: list[Check]
 
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ok", all(c.ok for c in self.checks))
 
     @property
     def failed(self) -> list[Check]:

@@ -326,7 +326,7 @@ def export(
     if o.labels == "curated":
         from avel_annotate.services.qc import qc_report
 
-        agreement = qc_report(settings).overall.__dict__
+        agreement = qc_report(store).overall.__dict__
     fileio.write_text(card, render_dataset_card(rows, o.labels, fmt, agreement))
     return ExportReport(
         format=fmt,

@@ -105,6 +105,19 @@ def youtube_checks(opts: dl.DownloadOptions, today: date | None = None) -> list[
     return out
 
 
+def probe_write(probe: Path) -> None:
+    """Write 4 KiB to ``probe``, sync it to disk and remove it: a real write tells a full or
+    read-only disk from a permission bit. Raises the OSError a real write meets. (A probe, not
+    a file the toolkit keeps: it never goes through ``fileio``.)"""
+    try:
+        with probe.open("wb") as fh:
+            fh.write(b"\0" * 4096)
+            fh.flush()
+            os.fsync(fh.fileno())
+    finally:
+        probe.unlink(missing_ok=True)
+
+
 def disk_checks(data_dir: Path, queued: int, *, create: bool = True) -> list[Check]:
     """The data dir can be written (a real write, not a permission bit) and has room.
 
@@ -119,14 +132,7 @@ def disk_checks(data_dir: Path, queued: int, *, create: bool = True) -> list[Che
     try:
         if create:
             data_dir.mkdir(parents=True, exist_ok=True)
-        probe = where / f".avel-write-probe-{uuid.uuid4().hex[:8]}"
-        try:
-            with probe.open("wb") as fh:
-                fh.write(b"\0" * 4096)
-                fh.flush()
-                os.fsync(fh.fileno())
-        finally:
-            probe.unlink(missing_ok=True)
+        probe_write(where / f".avel-write-probe-{uuid.uuid4().hex[:8]}")
         out.append(Check("data dir", True, f"{data_dir} is writable"))
     except OSError as e:
         return [

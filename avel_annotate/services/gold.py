@@ -1,4 +1,5 @@
-"""`avel annotate gold add|list|remove`, and the gold hooks of push, pull and the QC report.
+"""`avel annotate gold add|list|remove`, and the gold hooks of push and pull (the QC report's
+gold part is ``services.gold_report``).
 
 A gold clip's labels are known (``domain.gold``). Its gold label is its curated label
 (provenance ``gold``), counted once, like any clip's. Copies of it ride along first-pass pushes
@@ -16,28 +17,44 @@ from __future__ import annotations
 import getpass
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from html import escape
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from avel_annotate.config import Settings
 from avel_annotate.domain import gold as dg
-from avel_annotate.domain import report_html as html
-from avel_annotate.domain.ls_results import Labels
+from avel_annotate.domain.ls_results import PulledAnnotation, annotator_name
 from avel_annotate.errors import ConfigError, NotFoundError
 from avel_annotate.services.curation import CurationChanges, recompute_curated
-from avel_annotate.services.store import store_session
+from avel_annotate.services.gold_report import RECHECKED, GoldReport, gold_report, html_sections
 from avel_annotate.store import annotations as aq
 from avel_annotate.store import gold as q
 from avel_annotate.store.clips import category_ids, clip_pk_map
+from avel_annotate.store.database import Session, Store
+
+__all__ = [
+    "RECHECKED",
+    "GoldAddReport",
+    "GoldClip",
+    "GoldRemoveReport",
+    "GoldReport",
+    "MixPlan",
+    "TruthFigures",
+    "add_from_curated",
+    "add_from_file",
+    "exclude_gold",
+    "gold_report",
+    "html_sections",
+    "list_gold",
+    "plan",
+    "reconcile",
+    "record_answers",
+    "remove",
+]
 
 log = logging.getLogger(__name__)
 
-RECHECKED = ("agreement", "adjudication")
+TruthFigures = dg.TruthFigures  # re-exported for the CLI (which may not import domain types)
 
 
 @dataclass(frozen=True)
@@ -80,14 +97,14 @@ def _store_gold(
     return new, unchanged
 
 
-def add_from_file(settings: Settings, path: Path, *, by: str | None = None) -> GoldAddReport:
+def add_from_file(store: Store, path: Path, *, by: str | None = None) -> GoldAddReport:
     """Mark the clips of an expert file (``clip_id,segments,category``) gold."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read gold file {path}: {e}", "give a UTF-8 CSV file") from e
     who = by or getpass.getuser()
-    with store_session(settings) as session:
+    with store.session() as session:
         wanted = {line.split(",", 1)[0].strip() for line in text.splitlines()}
         pks = clip_pk_map(session, wanted)
         cats = category_ids(session)
@@ -113,14 +130,14 @@ def add_from_file(settings: Settings, path: Path, *, by: str | None = None) -> G
 
 
 def add_from_curated(
-    settings: Settings, clip_ids: Sequence[str], *, by: str | None = None
+    store: Store, clip_ids: Sequence[str], *, by: str | None = None
 ) -> GoldAddReport:
     """Mark clips gold with their curated label, which must come from an agreed or adjudicated
     re-check (a first pass alone is not known to be right)."""
     if not clip_ids:
         raise ConfigError("no clip given", "name clips: --from-curated CLIP...")
     who = by or getpass.getuser()
-    with store_session(settings) as session:
+    with store.session() as session:
         pks = clip_pk_map(session, clip_ids)
         missing = [c for c in clip_ids if c not in pks]
         if missing:
@@ -151,10 +168,10 @@ class GoldRemoveReport:
     curated: CurationChanges
 
 
-def remove(settings: Settings, clip_ids: Sequence[str]) -> GoldRemoveReport:
+def remove(store: Store, clip_ids: Sequence[str]) -> GoldRemoveReport:
     """Unmark gold clips; their curated labels follow the ordinary rule again. Task copies and
     answers stay recorded (answers of a clip that is not gold are not scored)."""
-    with store_session(settings) as session:
+    with store.session() as session:
         pks = clip_pk_map(session, clip_ids)
         gold = q.gold_labels(session, pks.values())
         not_gold = [c for c in clip_ids if pks.get(c) not in gold]
@@ -169,8 +186,8 @@ def remove(settings: Settings, clip_ids: Sequence[str]) -> GoldRemoveReport:
 GoldClip = q.GoldListRow  # a gold clip as `gold list` shows it
 
 
-def list_gold(settings: Settings) -> list[GoldClip]:
-    with store_session(settings) as session:
+def list_gold(store: Store) -> list[GoldClip]:
+    with store.session() as session:
         return q.gold_list(session)
 
 
@@ -231,35 +248,31 @@ def plan(session: Session, project_pk: int, n_tasks: int, rate: float, seed: int
 def record_answers(
     session: Session,
     project_pk: int,
-    seen: Sequence[tuple[int, dict[str, Any], Labels]],
+    seen: Sequence[tuple[int, PulledAnnotation]],
     users: dict[int, str],
     now: datetime,
 ) -> tuple[int, int, int]:
-    """Store the annotations of gold copies: ``(gold task pk, exported annotation, labels)``.
+    """Store the annotations of gold copies: ``(gold task pk, pulled annotation)``.
 
     Keyed by Label Studio annotation id per copy: a pull again stores nothing twice; an edit
     updates the row, an annotation gone from the server is marked deleted. ``(new, updated,
     deleted)``.
     """
     cats = category_ids(session)
-    existing = {
-        (a.gold_task_id, a.ls_annotation_id): a for a in q.answers_of_project(session, project_pk)
-    }
+    existing = {(a.gold_task_id, a.ls_annotation_id): a for a in q.answers_of(session, project_pk)}
     new_rows: list[dict[str, Any]] = []
-    updated = 0
+    edits: list[tuple[int, dict[str, Any]]] = []
     keys = set()
-    for task_pk, ann, labels in seen:
-        key = (task_pk, int(ann["id"]))
+    for task_pk, ann in seen:
+        key = (task_pk, ann.ls_id)
         keys.add(key)
-        completed = ann.get("completed_by")
-        uid = completed.get("id") if isinstance(completed, dict) else completed
-        uid = uid if isinstance(uid, int) else None
+        category = ann.labels.category
         values = {
-            "segments": labels.segments,
-            "category_id": cats[labels.category] if labels.category else None,
-            "was_cancelled": bool(ann.get("was_cancelled")),
-            "lead_time_s": ann.get("lead_time"),
-            "ls_updated_at": _time(ann.get("updated_at")),
+            "segments": ann.labels.segments,
+            "category_id": cats[category] if category else None,
+            "was_cancelled": ann.was_cancelled,
+            "lead_time_s": ann.lead_time_s,
+            "ls_updated_at": ann.updated_at,
         }
         old = existing.get(key)
         if old is None:
@@ -267,184 +280,17 @@ def record_answers(
                 {
                     **values,
                     "gold_task_id": task_pk,
-                    "ls_annotation_id": key[1],
-                    "annotator": users.get(uid, f"user:{uid}") if uid else "unknown",
-                    "annotator_ls_id": uid,
-                    "ls_created_at": _time(ann.get("created_at")),
+                    "ls_annotation_id": ann.ls_id,
+                    "annotator": annotator_name(ann.annotator_ls_id, users),
+                    "annotator_ls_id": ann.annotator_ls_id,
+                    "ls_created_at": ann.created_at,
                     "pulled_at": now,
                 }
             )
-        elif old.deleted_at is not None or any(getattr(old, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(old, k, v)
-            old.deleted_at, old.pulled_at = None, now
-            updated += 1
-    deleted = 0
-    for key, old in existing.items():
-        if key not in keys and old.deleted_at is None:
-            old.deleted_at = now
-            deleted += 1
+        elif old.deleted or any(old.values[k] != v for k, v in values.items()):
+            edits.append((old.pk, values))
+    gone = [a.pk for k, a in existing.items() if k not in keys and not a.deleted]
+    q.update_answers(session, edits, now)
+    q.mark_answers_deleted(session, gone, now)
     q.insert_answers(session, new_rows)
-    return len(new_rows), updated, deleted
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
-
-
-# -- QC report ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GoldReport:
-    threshold: float
-    min_answers: int
-    gold_clips: int
-    answers: int
-    per_annotator: list[dg.AnnotatorGold]
-    flagged: list[str]
-    acceptance: list[dg.Acceptance] = field(default_factory=list)
-    next_steps: list[str] = field(default_factory=list)
-
-
-def gold_report(
-    session: Session,
-    threshold: float = dg.DEFAULT_GOLD_THRESHOLD,
-    min_answers: int = dg.DEFAULT_MIN_ANSWERS,
-) -> GoldReport:
-    if not 0.0 <= threshold <= 1.0:
-        raise ConfigError(f"--gold-threshold {threshold} is not in [0, 1]", "use e.g. 0.8")
-    answers = q.usable_answers(session)
-    scores = dg.score_gold(
-        [
-            dg.GoldComparison(a.annotator, a.segments, a.category, a.gold_segments, a.gold_category)
-            for a in answers
-        ],
-        threshold,
-        min_answers,
-    )
-    flagged = [s.annotator for s in scores if s.status == "flagged"]
-    return GoldReport(
-        threshold=threshold,
-        min_answers=min_answers,
-        gold_clips=len(q.gold_labels(session)),
-        answers=len(answers),
-        per_annotator=scores,
-        flagged=flagged,
-        acceptance=dg.acceptance_bias(_prefilled(session, answers)),
-        next_steps=[
-            f"re-check the other labels of {who}: avel annotate qc sample --annotator {who} "
-            "--fraction 1"
-            for who in flagged
-        ],
-    )
-
-
-def _prefilled(session: Session, answers: Sequence[q.AnswerRow]) -> list[dg.Prefilled]:
-    firsts = q.prefilled_first_passes(session)
-    preds = q.predictions(
-        session,
-        [(a.clip_pk, a.model_version_id) for a in answers if a.model_version_id is not None]
-        + [(f.clip_pk, f.model_version_id) for f in firsts],
-    )
-    out = []
-    for a in answers:
-        pred = preds.get((a.clip_pk, a.model_version_id or -1))
-        if pred is not None:
-            out.append(
-                dg.Prefilled(
-                    a.annotator,
-                    a.segments,
-                    a.category,
-                    *pred,
-                    "gold",
-                    a.gold_segments,
-                    a.gold_category,
-                )
-            )
-    for f in firsts:
-        pred = preds.get((f.clip_pk, f.model_version_id))
-        if pred is None:
-            continue
-        kind = None
-        if f.curated_provenance == "gold":
-            kind = "gold"
-        elif f.drawn and f.curated_provenance in RECHECKED:
-            kind = "recheck"
-        out.append(
-            dg.Prefilled(
-                f.annotator,
-                f.segments,
-                f.category,
-                *pred,
-                kind,
-                f.curated_segments,
-                f.curated_category,
-            )
-        )
-    return out
-
-
-def html_sections(report: GoldReport) -> list[str]:
-    """The gold and acceptance sections of report.html."""
-    pct = f"{100 * report.threshold:g} %"
-    rows = [
-        (
-            s.annotator,
-            s.answers,
-            f"{s.seconds_pct:.1f} ({s.seconds_right}/{s.seconds_total})",
-            f"{s.category_pct:.1f} ({s.categories_right}/{s.answers})",
-            f"{s.exact_pct:.1f} ({s.exact}/{s.answers})",
-            "FLAGGED: under " + pct if s.status == "flagged" else s.status,
-        )
-        for s in report.per_annotator
-    ]
-    summary = (
-        f"{report.gold_clips} gold clip(s), {report.answers} answer(s) to gold task copies. "
-        f"Flagged: seconds or category right under {pct}, with at least {report.min_answers} "
-        "answers. " + (f"Flagged: {', '.join(report.flagged)}." if report.flagged else "")
-    )
-    acc = [
-        (
-            a.annotator,
-            a.prefilled,
-            f"{a.kept_pct:.1f} ({a.kept}/{a.prefilled})",
-            _truth_cell(a.on_gold),
-            _truth_cell(a.on_rechecked),
-        )
-        for a in report.acceptance
-    ]
-    return [
-        html.table(
-            "Accuracy on gold clips, per annotator (% right, with counts)",
-            ["annotator", "answers", "seconds %", "category %", "exact %", "status"],
-            rows,
-        )
-        + f"<p class='note'>{escape(summary)}</p>"
-        + "".join(f"<p class='note'>Next: {escape(s)}</p>" for s in report.next_steps),
-        html.table(
-            "Acceptance of pre-filled predictions, per annotator",
-            [
-                "annotator",
-                "pre-filled tasks",
-                "kept unchanged %",
-                "on gold: prediction right % / kept % / kept when wrong",
-                "on re-checked: prediction right % / kept % / kept when wrong",
-            ],
-            acc,
-        ),
-    ]
-
-
-def _truth_cell(t: dg.TruthFigures) -> str:
-    if not t.tasks:
-        return "no tasks"
-    return (
-        f"{t.prediction_right_pct:.1f} / {t.kept_pct:.1f} / {t.kept_when_wrong} "
-        f"(of {t.tasks} tasks)"
-    )
+    return len(new_rows), len(edits), len(gone)

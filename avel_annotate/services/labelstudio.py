@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
-import os
 import secrets
 import signal
 import socket
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from avel_annotate import fileio
 from avel_annotate.config import Settings, write_config_values
 from avel_annotate.domain.labelconfig import build_label_config
 from avel_annotate.errors import ConfigError, LabelStudioError
@@ -34,6 +34,7 @@ INVITE_FILE = "invite-link.txt"
 STORAGE_TITLE = "avel clips"  # the local-files storage of every project the toolkit pushes
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SQLITE_FILE = "label_studio.sqlite3"
+DEFAULT_PORT = 8080  # `avel labelstudio serve --port`
 
 
 def client_for(settings: Settings) -> LsClient:
@@ -84,11 +85,8 @@ def repoint_storages(client: LsClient, settings: Settings) -> int:
 
 
 def _write_secret_file(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(path, 0o600)
+    """Readable by this user only, from the first byte on; replaced atomically."""
+    fileio.write_text(path, text, mode=0o600)
 
 
 def _admin_password(creds: Path) -> str:
@@ -98,30 +96,64 @@ def _admin_password(creds: Path) -> str:
     raise ConfigError(f"{creds} has no password= line", "restore it, or serve a new --data-dir")
 
 
+def _credentials(settings: Settings, ls_dir: Path, first: bool) -> tuple[str, str]:
+    """``(token, admin password)``: new ones for a new data dir (the password saved 0600),
+    else the configured token and the saved password."""
+    creds = ls_dir / CREDENTIALS_FILE
+    if first:
+        token = secrets.token_hex(20)  # a legacy 40-hex token
+        password = secrets.token_urlsafe(18)
+        _write_secret_file(creds, f"email={ADMIN_EMAIL}\npassword={password}\n")
+        return token, password
+    if not settings.ls_api_key:
+        raise ConfigError(
+            f"{ls_dir} is an existing Label Studio data dir but no token is configured",
+            "set AVEL_LS_API_KEY to its token, or serve a new --data-dir",
+        )
+    password = _admin_password(creds) if creds.exists() else secrets.token_urlsafe(18)
+    return settings.ls_api_key, password
+
+
+def _team_url(handle: ServerHandle, host: str) -> tuple[str, list[str]]:
+    """The URL annotators use, and the warning when the server listens beyond loopback."""
+    if host in LOOPBACK_HOSTS:
+        return handle.url, []
+    name = socket.getfqdn() if host in ("0.0.0.0", "::", "") else host
+    warning = (
+        f"Label Studio listens on {host}:{handle.port}, beyond this machine: anyone who can "
+        "reach it can try to log in; keep it behind a firewall or VPN"
+    )
+    return f"http://{name}:{handle.port}", [warning]
+
+
+def _configure(
+    settings: Settings, handle: ServerHandle, token: str, team_url: str, ls_dir: Path
+) -> tuple[str | None, Path]:
+    """Save URL and token to the config, re-point storages, write the invite link (0600)."""
+    write_config_values(settings.config_path, {"ls_url": handle.url, "ls_api_key": token})
+    client = LsClient(handle.url, token)
+    client.whoami()
+    repoint_storages(client, settings)
+    invite: str | None = client.invite_url()
+    if invite is not None and team_url != handle.url:
+        invite = team_url + invite[len(handle.url) :]
+    invite_path = ls_dir / INVITE_FILE
+    _write_secret_file(invite_path, f"{invite}\n")
+    return invite, invite_path
+
+
 def start_local_server(
     settings: Settings,
     *,
-    port: int = 8080,
+    port: int = DEFAULT_PORT,
     ls_data_dir: Path | None = None,
     host: str = LOOPBACK,
 ) -> tuple[ServerHandle, ServeReport]:
     """Start (or restart) the toolkit's Label Studio and save its URL and token to the config."""
     find_label_studio()  # fail first, with the install hint, before writing anything
     ls_dir = (ls_data_dir or settings.data_dir / "labelstudio").resolve()
-    creds = ls_dir / CREDENTIALS_FILE
     first = not (ls_dir / SQLITE_FILE).exists()
-    if first:
-        token = secrets.token_hex(20)  # a legacy 40-hex token
-        password = secrets.token_urlsafe(18)
-        _write_secret_file(creds, f"email={ADMIN_EMAIL}\npassword={password}\n")
-    else:
-        if not settings.ls_api_key:
-            raise ConfigError(
-                f"{ls_dir} is an existing Label Studio data dir but no token is configured",
-                "set AVEL_LS_API_KEY to its token, or serve a new --data-dir",
-            )
-        token = settings.ls_api_key
-        password = _admin_password(creds) if creds.exists() else secrets.token_urlsafe(18)
+    token, password = _credentials(settings, ls_dir, first)
     handle = start_server(
         ls_dir,
         settings.data_dir.resolve(),
@@ -131,25 +163,9 @@ def start_local_server(
         port=port,
         host=host,
     )
-    warnings: list[str] = []
-    team_url = handle.url
-    if host not in LOOPBACK_HOSTS:
-        name = socket.getfqdn() if host in ("0.0.0.0", "::", "") else host
-        team_url = f"http://{name}:{handle.port}"
-        warnings.append(
-            f"Label Studio listens on {host}:{handle.port}, beyond this machine: anyone who can "
-            "reach it can try to log in; keep it behind a firewall or VPN"
-        )
+    team_url, warnings = _team_url(handle, host)
     try:
-        write_config_values(settings.config_path, {"ls_url": handle.url, "ls_api_key": token})
-        client = LsClient(handle.url, token)
-        client.whoami()
-        repoint_storages(client, settings)
-        invite: str | None = client.invite_url()
-        if invite is not None and team_url != handle.url:
-            invite = team_url + invite[len(handle.url) :]
-        invite_path = ls_dir / INVITE_FILE
-        _write_secret_file(invite_path, f"{invite}\n")
+        invite, invite_path = _configure(settings, handle, token, team_url, ls_dir)
     except (LabelStudioError, OSError):
         handle.stop()
         raise
@@ -159,7 +175,7 @@ def start_local_server(
         log_path=str(handle.log_path),
         config_path=str(settings.config_path),
         admin_email=ADMIN_EMAIL,
-        credentials_path=str(creds),
+        credentials_path=str(ls_dir / CREDENTIALS_FILE),
         invite_url=invite,
         invite_path=str(invite_path),
         first_start=first,
@@ -184,7 +200,7 @@ def _raise_stop(signum: int, _frame: object) -> None:
 def serve(
     settings: Settings,
     *,
-    port: int = 8080,
+    port: int = DEFAULT_PORT,
     ls_data_dir: Path | None = None,
     host: str = LOOPBACK,
     on_ready: Callable[[ServeReport], None],

@@ -42,7 +42,7 @@ def _qc_sections(store: Store, settings: Settings, progress: dict[str, int]) -> 
     from avel_annotate.services.gold import html_sections as gold_sections
     from avel_annotate.services.qc import qc_report
 
-    r = qc_report(settings)
+    r = qc_report(store)
     steps = {**progress, "re-checked": r.rechecked}
     order = ("pushed", "labelled", "drawn", "re-checked", "curated")
     by_category = {

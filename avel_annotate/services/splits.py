@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from avel_annotate.config import Settings
 from avel_annotate.domain.splits import SplitCandidate, assign_splits, parse_ratios
 from avel_annotate.errors import ConfigError
-from avel_annotate.services.store import store_session
 from avel_annotate.store import clips as q
+from avel_annotate.store.database import Store
+
+DEFAULT_RATIOS = "60/20/20"
+DEFAULT_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,9 @@ class SplitReport:
 
 
 def assign(
-    settings: Settings,
-    ratios: str = "60/20/20",
-    seed: int = 0,
+    store: Store,
+    ratios: str = DEFAULT_RATIOS,
+    seed: int = DEFAULT_SEED,
     *,
     include_list_splits: bool = False,
     force: bool = False,
@@ -39,7 +41,7 @@ def assign(
         fractions = parse_ratios(ratios)
     except ValueError as e:
         raise ConfigError(str(e), "write ratios like 60/20/20") from e
-    with store_session(settings) as session:
+    with store.session() as session:
         rows = q.split_rows(session)
         kept_list = 0
         candidates = []
@@ -59,13 +61,12 @@ def assign(
                 changes.append((old.id, split))
                 moved += old.split is not None and old.split != split
         q.set_splits(session, changes, seed, ratios)
-        counts = Counter(result.values())
-        return SplitReport(
-            ratios=ratios,
-            seed=seed,
-            considered=len(candidates),
-            moved=moved,
-            kept_list=kept_list,
-            kept_annotated=sum(1 for c in candidates if c.locked),
-            counts=dict(sorted(counts.items())),
-        )
+    return SplitReport(
+        ratios=ratios,
+        seed=seed,
+        considered=len(candidates),
+        moved=moved,
+        kept_list=kept_list,
+        kept_annotated=sum(1 for c in candidates if c.locked),
+        counts=dict(sorted(Counter(result.values()).items())),
+    )

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from avel_annotate.store.tables import (
     Adjudication,
     Annotation,
-    AnnotationRevision,
     Category,
     Clip,
     CuratedLabel,
@@ -125,25 +124,11 @@ def insert_tasks(
 # -- annotations --------------------------------------------------------------------------------
 
 
-def annotations_of_project(session: Session, project_pk: int) -> list[Annotation]:
-    stmt = (
-        select(Annotation)
-        .join(LsTask, Annotation.task_id == LsTask.id)
-        .where(LsTask.project_id == project_pk)
-    )
-    return list(session.scalars(stmt))
-
-
 def insert_annotations(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
     stmt = insert(Annotation).returning(Annotation.id, sort_by_parameter_order=True)
     return list(session.scalars(stmt, list(rows)))
-
-
-def insert_revisions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(AnnotationRevision), list(rows))
 
 
 @dataclass(frozen=True)

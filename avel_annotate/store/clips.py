@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from avel_annotate.domain.vocab import ClipStatus
 from avel_annotate.store.tables import (
     Annotation,
     Category,
@@ -81,7 +82,7 @@ def insert_clips(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         return
     now = utcnow()
     defaults = {
-        "status": "pending",
+        "status": ClipStatus.PENDING,
         "attempts": 0,
         "is_short": False,
         "created_at": now,
@@ -227,8 +228,15 @@ def set_splits(
         )
 
 
-def count_by(session: Session, column: Any) -> dict[str, int]:
-    stmt = select(column, func.count()).select_from(Clip).group_by(column)
+COUNTABLE = ("status", "split", "is_short")
+
+
+def count_by(session: Session, column: str) -> dict[str, int]:
+    """Clips counted by one of the ``COUNTABLE`` columns (``None`` as ``-``)."""
+    if column not in COUNTABLE:
+        raise ValueError(f"clips are not counted by {column!r}; use one of {COUNTABLE}")
+    col = getattr(Clip, column)
+    stmt = select(col, func.count()).select_from(Clip).group_by(col)
     return {str(k) if k is not None else "-": n for k, n in session.execute(stmt)}
 
 

@@ -55,6 +55,11 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database) if database and database != ":memory:" else None
 
 
+# What a failing database raises at a caller's unit of work: ``session_scope`` turns driver
+# errors into StoreError, and a caller that must tell "the store went away" from anything else
+# (a fetch worker) catches these without importing SQLAlchemy itself.
+STORE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, StoreError)
+
 OPEN = "cannot be opened"
 
 

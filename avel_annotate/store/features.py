@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from avel_annotate.domain.vocab import ClipStatus
 from avel_annotate.store.tables import Clip, FeatureFile, utcnow
 
 
@@ -28,7 +29,7 @@ def clips_needing_features(
 ) -> list[ClipMedia]:
     have = select(FeatureFile.clip_id).where(FeatureFile.extractor == extractor)
     stmt = select(Clip.id, Clip.clip_id, Clip.media_path, Clip.wav_path).where(
-        Clip.status == "fetched", Clip.media_path.is_not(None), Clip.wav_path.is_not(None)
+        Clip.status == ClipStatus.FETCHED, Clip.media_path.is_not(None), Clip.wav_path.is_not(None)
     )
     if not force:
         stmt = stmt.where(Clip.id.not_in(have))

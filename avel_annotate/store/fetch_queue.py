@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from avel_annotate.domain.vocab import ClipStatus
 from avel_annotate.store.tables import Category, Clip, utcnow
 
 
@@ -69,17 +70,17 @@ def _filter_conds(f: QueueFilter) -> list[ColumnElement[bool]]:
 
 def _claimable(now: datetime, refetch_before: datetime | None = None) -> ColumnElement[bool]:
     conds = [
-        Clip.status == "pending",
+        Clip.status == ClipStatus.PENDING,
         and_(
-            Clip.status == "failed_retryable",
+            Clip.status == ClipStatus.FAILED_RETRYABLE,
             or_(Clip.next_attempt_at.is_(None), Clip.next_attempt_at <= now),
         ),
-        and_(Clip.status == "in_progress", Clip.lease_expires_at < now),
+        and_(Clip.status == ClipStatus.IN_PROGRESS, Clip.lease_expires_at < now),
     ]
     if refetch_before is not None:
         conds.append(
             and_(
-                Clip.status == "fetched",
+                Clip.status == ClipStatus.FETCHED,
                 Clip.fetched_at < refetch_before,
                 or_(Clip.lease_owner.is_(None), Clip.lease_expires_at < now),
             )
@@ -99,12 +100,12 @@ def claim_next(session: Session, token: str, lease_s: float, f: QueueFilter) -> 
     pick = select(Clip.id).where(claimable, *_filter_conds(f)).order_by(Clip.id).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
-    refetch = Clip.status == "fetched"
+    refetch = Clip.status == ClipStatus.FETCHED
     stmt = (
         update(Clip)
         .where(Clip.id == pick.scalar_subquery())
         .values(
-            status=case((refetch, "fetched"), else_="in_progress"),
+            status=case((refetch, ClipStatus.FETCHED), else_=ClipStatus.IN_PROGRESS),
             lease_owner=token,
             lease_expires_at=now + timedelta(seconds=lease_s),
             attempts=case((refetch, Clip.attempts), else_=Clip.attempts + 1),
@@ -125,14 +126,21 @@ def claim_next(session: Session, token: str, lease_s: float, f: QueueFilter) -> 
         return None
     pk, clip_id, ytid, start_s, attempts, error_class, status = row
     return Claim(
-        pk, clip_id, ytid, start_s, attempts, error_class, token=token, refetch=status == "fetched"
+        pk,
+        clip_id,
+        ytid,
+        start_s,
+        attempts,
+        error_class,
+        token=token,
+        refetch=status == ClipStatus.FETCHED,
     )
 
 
 def renew_leases(session: Session, owner: str, lease_s: float) -> int:
     stmt = (
         update(Clip)
-        .where(_of_owner(owner), Clip.status.in_(("in_progress", "fetched")))
+        .where(_of_owner(owner), Clip.status.in_((ClipStatus.IN_PROGRESS, ClipStatus.FETCHED)))
         .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
     )
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
@@ -143,7 +151,7 @@ def _owned(clip_pk: int, token: str) -> ColumnElement[bool]:
     return and_(
         Clip.id == clip_pk,
         Clip.lease_owner == token,
-        Clip.status.in_(("in_progress", "fetched")),
+        Clip.status.in_((ClipStatus.IN_PROGRESS, ClipStatus.FETCHED)),
     )
 
 
@@ -154,7 +162,7 @@ def mark_fetched(session: Session, clip_pk: int, owner: str, values: dict[str, A
         update(Clip)
         .where(_owned(clip_pk, owner))
         .values(
-            status="fetched",
+            status=ClipStatus.FETCHED,
             lease_owner=None,
             lease_expires_at=None,
             next_attempt_at=None,
@@ -198,7 +206,7 @@ def end_refetch(session: Session, clip_pk: int, token: str) -> bool:
     """A forced re-fetch failed: drop its lease; the fetched row stays exactly as it was."""
     stmt = (
         update(Clip)
-        .where(_owned(clip_pk, token), Clip.status == "fetched")
+        .where(_owned(clip_pk, token), Clip.status == ClipStatus.FETCHED)
         .values(lease_owner=None, lease_expires_at=None)
     )
     return bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
@@ -215,10 +223,10 @@ def requeue(session: Session, clip_pks: Sequence[int]) -> int:
         update(Clip)
         .where(
             Clip.id.in_(clip_pks),
-            Clip.status == "failed_retryable",
+            Clip.status == ClipStatus.FAILED_RETRYABLE,
             Clip.lease_owner.is_(None),
         )
-        .values(status="pending", next_attempt_at=None, attempts=_minus_one(session))
+        .values(status=ClipStatus.PENDING, next_attempt_at=None, attempts=_minus_one(session))
     )
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
@@ -235,18 +243,18 @@ def release(session: Session, owner: str, clip_pks: Sequence[int] | None = None)
     ``owner`` is a run's owner (all its claims) or one claim's token. A forced re-fetch only
     loses its lease: the clip stays fetched with its old files.
     """
-    keep = [_of_owner(owner), Clip.status == "fetched"]
+    keep = [_of_owner(owner), Clip.status == ClipStatus.FETCHED]
     if clip_pks is not None:
         keep.append(Clip.id.in_(clip_pks))
     session.execute(update(Clip).where(*keep).values(lease_owner=None, lease_expires_at=None))
-    conds = [_of_owner(owner), Clip.status == "in_progress"]
+    conds = [_of_owner(owner), Clip.status == ClipStatus.IN_PROGRESS]
     if clip_pks is not None:
         conds.append(Clip.id.in_(clip_pks))
     stmt = (
         update(Clip)
         .where(*conds)
         .values(
-            status="pending",
+            status=ClipStatus.PENDING,
             lease_owner=None,
             lease_expires_at=None,
             attempts=_minus_one(session),
@@ -261,7 +269,7 @@ def reclaim_dead_owners(session: Session, host: str, is_alive: Callable[[int], b
     owners = session.scalars(
         select(Clip.lease_owner)
         .where(
-            Clip.status.in_(("in_progress", "fetched")),
+            Clip.status.in_((ClipStatus.IN_PROGRESS, ClipStatus.FETCHED)),
             Clip.lease_owner.startswith(f"{host}:", autoescape=True),
         )
         .distinct()
@@ -296,7 +304,7 @@ def reset_for_run(
         update(Clip)
         .where(Clip.id.in_(ids))
         .values(
-            status="pending",
+            status=ClipStatus.PENDING,
             attempts=0,
             next_attempt_at=None,
             error_class=None,
@@ -315,7 +323,7 @@ def claimable_count(session: Session, f: QueueFilter) -> int:
 
 def waiting_count(session: Session, f: QueueFilter) -> tuple[int, datetime | None]:
     """Retryable clips not yet due, and the earliest time one is."""
-    conds = [Clip.status == "failed_retryable", Clip.next_attempt_at > utcnow()]
+    conds = [Clip.status == ClipStatus.FAILED_RETRYABLE, Clip.next_attempt_at > utcnow()]
     stmt = select(func.count(), func.min(Clip.next_attempt_at)).where(*conds, *_filter_conds(f))
     n, first = session.execute(stmt).one()
     return int(n or 0), first
@@ -329,7 +337,7 @@ def status_counts(session: Session) -> dict[str, int]:
 def error_counts(session: Session) -> dict[str, int]:
     stmt = (
         select(Clip.error_class, func.count())
-        .where(Clip.error_class.is_not(None), Clip.status != "fetched")
+        .where(Clip.error_class.is_not(None), Clip.status != ClipStatus.FETCHED)
         .group_by(Clip.error_class)
     )
     return {str(cls): int(n) for cls, n in session.execute(stmt)}
@@ -337,7 +345,7 @@ def error_counts(session: Session) -> dict[str, int]:
 
 def fetched_since(session: Session, since: datetime) -> tuple[int, datetime | None]:
     stmt = select(func.count(), func.min(Clip.fetched_at)).where(
-        Clip.status == "fetched", Clip.fetched_at >= since
+        Clip.status == ClipStatus.FETCHED, Clip.fetched_at >= since
     )
     n, first = session.execute(stmt).one()
     return int(n or 0), first

@@ -176,13 +176,57 @@ def forget_copies(session: Session, pks: Sequence[int]) -> None:
 # -- answers ------------------------------------------------------------------------------------
 
 
-def answers_of_project(session: Session, project_pk: int) -> list[GoldAnswer]:
+@dataclass(frozen=True)
+class StoredAnswer:
+    pk: int
+    gold_task_id: int
+    ls_annotation_id: int
+    values: dict[str, Any]  # the columns a pull compares: segments ... ls_updated_at
+    deleted: bool
+
+
+def answers_of(session: Session, project_pk: int) -> list[StoredAnswer]:
+    """Every stored answer to the project's gold copies (deleted ones included)."""
     stmt = (
         select(GoldAnswer)
         .join(GoldTask, GoldAnswer.gold_task_id == GoldTask.id)
         .where(GoldTask.project_id == project_pk)
     )
-    return list(session.scalars(stmt))
+    return [
+        StoredAnswer(
+            a.id,
+            a.gold_task_id,
+            a.ls_annotation_id,
+            {
+                "segments": a.segments,
+                "category_id": a.category_id,
+                "was_cancelled": a.was_cancelled,
+                "lead_time_s": a.lead_time_s,
+                "ls_updated_at": a.ls_updated_at,
+            },
+            a.deleted_at is not None,
+        )
+        for a in session.scalars(stmt)
+    ]
+
+
+def update_answers(
+    session: Session, edits: Sequence[tuple[int, dict[str, Any]]], now: datetime
+) -> None:
+    """Answers edited on the server (``(pk, new values)``); an answer back from deletion too."""
+    for pk, values in edits:
+        session.execute(
+            update(GoldAnswer)
+            .where(GoldAnswer.id == pk)
+            .values(**values, deleted_at=None, pulled_at=now)
+        )
+
+
+def mark_answers_deleted(session: Session, pks: Sequence[int], now: datetime) -> None:
+    if pks:
+        session.execute(
+            update(GoldAnswer).where(GoldAnswer.id.in_(list(pks))).values(deleted_at=now)
+        )
 
 
 def insert_answers(session: Session, rows: Sequence[dict[str, Any]]) -> None:

@@ -95,7 +95,7 @@ class Clip(Base):
     split_source: Mapped[str | None] = mapped_column(String(16))  # "list" | "assigned"
 
     # fetch queue
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=ClipStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(100))

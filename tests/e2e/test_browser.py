@@ -23,7 +23,9 @@ from avel_annotate.domain.ls_results import labels_to_result
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import ServerHandle
 from avel_annotate.services import annotate, qc
+from avel_annotate.services.annotate import PushOptions
 from avel_annotate.services.curation import curated_labels
+from avel_annotate.store.database import Store
 from tests.conftest import ADMIN, PASSWORD, TOKEN
 from tests.integration.labelstudio.conftest import add_clips
 
@@ -86,14 +88,14 @@ def _until(what: str, fn: Any, timeout_s: float = 90.0) -> Any:
 
 
 def test_annotator_labels_a_task_in_the_real_editor(
-    ls_settings: Settings, ls_server: ServerHandle, browser: Any
+    ls_settings: Settings, ls_server: ServerHandle, browser: Any, store: Store
 ):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     (clip,) = add_clips(ls_settings, 1, ["dog", "cat"])
     _ten_second_clip(ls_settings.data_dir / f"clips/{clip[:2]}/{clip}.mp4")
-    pushed = annotate.push(ls_settings)
+    pushed = annotate.push(store, ls_settings)
     d, url = browser, ls_server.url
 
     d.get(f"{url}/user/login")
@@ -139,9 +141,9 @@ def test_annotator_labels_a_task_in_the_real_editor(
         "the annotation on the server",
         lambda: any(t["annotations"] for t in client.export_tasks(pushed.ls_project_id)),
     )
-    pulled = annotate.pull(ls_settings)
+    pulled = annotate.pull(store, ls_settings)
     assert pulled.new == 1
-    (curated,) = curated_labels(ls_settings)
+    (curated,) = curated_labels(store)
     assert (curated.clip_id, curated.segments, curated.category) == (clip, "0111011110", "dog")
 
 
@@ -183,37 +185,32 @@ def _add_model(settings: Settings, segments: str) -> None:
     """A model version with one prediction per clip (what the first pass starts from)."""
     from sqlalchemy import insert, select
 
-    from avel_annotate.services.store import open_engine
-    from avel_annotate.store.engine import session_scope
+    from avel_annotate.services.store import open_store
     from avel_annotate.store.tables import Clip, ModelVersion, Prediction
 
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            mv = ModelVersion(
-                name="m1", source="trained", path="models/m1", config="{}", categories="[]"
-            )
-            s.add(mv)
-            s.flush()
-            rows = [
-                {
-                    "clip_id": c.id,
-                    "model_version_id": mv.id,
-                    "event_probs": "[" + ", ".join(["0.9"] * 10) + "]",
-                    "category_probs": "[0.5, 0.5]",
-                    "segments": segments,
-                    "category_id": c.category_id,
-                    "score": 0.9,
-                }
-                for c in s.scalars(select(Clip))
-            ]
-            s.execute(insert(Prediction), rows)
-    finally:
-        engine.dispose()
+    with open_store(settings) as opened, opened.session() as s:
+        mv = ModelVersion(
+            name="m1", source="trained", path="models/m1", config="{}", categories="[]"
+        )
+        s.add(mv)
+        s.flush()
+        rows = [
+            {
+                "clip_id": c.id,
+                "model_version_id": mv.id,
+                "event_probs": "[" + ", ".join(["0.9"] * 10) + "]",
+                "category_probs": "[0.5, 0.5]",
+                "segments": segments,
+                "category_id": c.category_id,
+                "score": 0.9,
+            }
+            for c in s.scalars(select(Clip))
+        ]
+        s.execute(insert(Prediction), rows)
 
 
 def test_recheck_stream_serves_others_only_the_recheck_tasks(
-    ls_settings: Settings, ls_server: ServerHandle, browser: Any
+    ls_settings: Settings, ls_server: ServerHandle, browser: Any, store: Store
 ):
     """Issue 10 item 6, second half: the first annotator (the admin, who labelled the first
     pass) is served none of their re-checks in the re-check project's stream; a second
@@ -226,14 +223,14 @@ def test_recheck_stream_serves_others_only_the_recheck_tasks(
     for clip in ids:
         _ten_second_clip(ls_settings.data_dir / f"clips/{clip[:2]}/{clip}.mp4")
     _add_model(ls_settings, "1" * 10)  # the first pass starts from the model; the re-check not
-    pushed = annotate.push(ls_settings, model="m1")
+    pushed = annotate.push(store, ls_settings, PushOptions(model="m1"))
     assert pushed.with_predictions == 3
     client = LsClient(ls_server.url, TOKEN)
     admin, _ = client.whoami()
     for task_id, _clip in client.task_clip_ids(pushed.ls_project_id):
         client.create_annotation(task_id, labels_to_result("1100000000", "dog"), completed_by=admin)
-    assert annotate.pull(ls_settings).new == 3
-    sample = qc.qc_sample(ls_settings, fraction=0.67, seed=0)
+    assert annotate.pull(store, ls_settings).new == 3
+    sample = qc.qc_sample(store, ls_settings, fraction=0.67, seed=0)
     assert sample.drawn == 2 and sample.recheck_ls_project_id is not None
     rpid = sample.recheck_ls_project_id
     rechecks = {t: c for t, c in client.task_clip_ids(rpid)}
@@ -282,9 +279,9 @@ def test_recheck_stream_serves_others_only_the_recheck_tasks(
         assert len(served) <= 2, "served more than the re-check tasks"
     assert sorted(served) == sorted(rechecks.values())
 
-    pulled = annotate.pull(ls_settings)
+    pulled = annotate.pull(store, ls_settings)
     assert (pulled.new, pulled.placeholders) == (2, 2)
-    report = qc.qc_report(ls_settings)
+    report = qc.qc_report(store)
     assert (report.rechecked, report.pending) == (2, 0)
     assert {p.clip_id for p in report.disagreements} == set(rechecks.values())
     assert {

@@ -21,9 +21,10 @@ from avel_annotate.domain import gold as dg
 from avel_annotate.domain.ls_results import labels_to_result
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.services import annotate, gold, qc
+from avel_annotate.services.annotate import PushOptions
 from avel_annotate.services.curation import curated_labels
 from avel_annotate.services.report import write_report
-from avel_annotate.services.store import store_session
+from avel_annotate.services.store import open_store
 from avel_annotate.store.database import Store
 from avel_annotate.store.tables import (
     Annotation,
@@ -47,7 +48,7 @@ WRONG = "0000011111"  # what the model predicts on two of the three gold clips
 
 def _model(settings: Settings, wrong_on: set[str]) -> None:
     """Model m1 predicts the truth everywhere except on ``wrong_on``."""
-    with store_session(settings) as s:
+    with open_store(settings) as opened, opened.session() as s:
         mv = ModelVersion(
             name="m1", source="trained", path="models/m1", config="{}", categories='["dog","cat"]'
         )
@@ -74,6 +75,7 @@ def test_gold_check_flags_the_careless_annotator(
     ls_settings: Settings,
     tmp_path: Path,
     capsys: pytest.CaptureFixture,
+    store: Store,
     browser: Any,  # noqa: F811
 ):
     ids = add_clips(ls_settings, 27, ["dog", "cat"])
@@ -91,14 +93,20 @@ def test_gold_check_flags_the_careless_annotator(
     assert run(["--data-dir", data_dir, "annotate", "gold", "add", str(expert)]) == 0
 
     # two pushes, over time: each mixes fresh copies of the gold clips among the new tasks
-    first = annotate.push(ls_settings, model="m1", limit=12, gold_rate=0.25, seed=1)
-    second = annotate.push(ls_settings, model="m1", limit=12, gold_rate=0.5, seed=2)
+    first = annotate.push(
+        store, ls_settings, PushOptions(model="m1", limit=12, gold_rate=0.25, seed=1)
+    )
+    second = annotate.push(
+        store, ls_settings, PushOptions(model="m1", limit=12, gold_rate=0.5, seed=2)
+    )
     assert (first.created, first.gold_copies, second.created, second.gold_copies) == (12, 3, 12, 6)
-    assert annotate.push(ls_settings, model="m1", gold_rate=0.5).gold_copies == 0  # no new work
+    assert (
+        annotate.push(store, ls_settings, PushOptions(model="m1", gold_rate=0.5)).gold_copies == 0
+    )  # no new work
     client = LsClient(ls_settings.ls_url, TOKEN)
     tasks = client.export_tasks(first.ls_project_id)
     assert len(tasks) == 33
-    with store_session(ls_settings) as s:
+    with open_store(ls_settings) as opened, opened.session() as s:
         gold_ids = set(s.scalars(select(GoldTask.ls_task_id)))
         assert s.scalar(select(func.count()).select_from(LsTask)) == 24  # each clip once
         gold_clip_ids = set(
@@ -130,20 +138,20 @@ def test_gold_check_flags_the_careless_annotator(
             result = labels_to_result(predicted[clip], cats[clip])  # the pre-filled answer
         client.create_annotation(task["id"], result, completed_by=team[who], lead_time=2.0)
 
-    pulled = annotate.pull(ls_settings)
+    pulled = annotate.pull(store, ls_settings)
     assert (pulled.new, pulled.gold_answers, pulled.unknown_tasks) == (24, 9, 0)
-    again = annotate.pull(ls_settings)
+    again = annotate.pull(store, ls_settings)
     assert (again.new, again.gold_answers, again.updated) == (0, 0, 0)
-    with store_session(ls_settings) as s:
+    with open_store(ls_settings) as opened, opened.session() as s:
         assert s.scalar(select(func.count()).select_from(GoldAnswer)) == 9
         assert s.scalar(select(func.count()).select_from(Annotation)) == 24
-    curated = {c.clip_id: c for c in curated_labels(ls_settings)}
+    curated = {c.clip_id: c for c in curated_labels(store)}
     assert len(curated) == 27
     assert {curated[c].provenance for c in golds} == {"gold"}
     assert {curated[c].segments for c in golds} == {TRUTH}  # cid's answers changed nothing
     assert {curated[c].provenance for c in ordinary} == {"first_pass"}
 
-    report = qc.qc_report(ls_settings)
+    report = qc.qc_report(store)
     assert report.gold is not None and report.gold.flagged == ["cid@avel.local"]
     scores = {s.annotator: s for s in report.gold.per_annotator}
     assert {w: s.status for w, s in scores.items()} == {
@@ -174,9 +182,9 @@ def test_gold_check_flags_the_careless_annotator(
     assert json.loads(capsys.readouterr().out)["gold"]["flagged"] == ["cid@avel.local"]
 
     # their other labels go to the re-check; nobody else's, and no gold copy
-    drawn = qc.qc_sample(ls_settings, fraction=1.0, annotators=["cid@avel.local"])
+    drawn = qc.qc_sample(store, ls_settings, fraction=1.0, annotators=["cid@avel.local"])
     assert drawn.candidates == drawn.drawn == 8
-    with store_session(ls_settings) as s:
+    with open_store(ls_settings) as opened, opened.session() as s:
         drawn_by = set(
             s.scalars(
                 select(Annotation.annotator)
@@ -203,14 +211,14 @@ def test_gold_check_flags_the_careless_annotator(
         rechecks[clip] = client.create_annotation(
             task["id"], labels_to_result(TRUTH, cats[clip]), completed_by=team["bob@avel.local"]
         )
-    assert annotate.pull(ls_settings).new == 8
-    assert {d.clip_id for d in qc.qc_report(ls_settings).disagreements} == {
+    assert annotate.pull(store, ls_settings).new == 8
+    assert {d.clip_id for d in qc.qc_report(store).disagreements} == {
         ordinary[2],
         ordinary[5],
     }
     for clip in (ordinary[2], ordinary[5]):
-        qc.adjudicate(ls_settings, clip, accept=rechecks[clip], by="lead")
-    after = qc.qc_report(ls_settings)
+        qc.adjudicate(store, ls_settings, clip, accept=rechecks[clip], by="lead")
+    after = qc.qc_report(store)
     assert after.gold is not None
     cid_after = {a.annotator: a for a in after.gold.acceptance}["cid@avel.local"]
     assert cid_after.on_rechecked == dg.TruthFigures(8, 6, 8, 2, 75.0, 100.0)
@@ -220,8 +228,7 @@ def test_gold_check_flags_the_careless_annotator(
     from selenium.webdriver.common.by import By
 
     out = tmp_path / "report.html"
-    with Store.open(ls_settings.db_url) as store:
-        write_report(store, ls_settings, out)
+    write_report(store, ls_settings, out)
     browser.get(out.as_uri())
     headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
     assert "Accuracy on gold clips, per annotator (% right, with counts)" in headings
@@ -237,7 +244,7 @@ def test_gold_check_flags_the_careless_annotator(
     assert rows["bob@avel.local"][2] == "96.7 (29/30)" and rows[ann][-1] == "ok"
     note = browser.find_element(By.XPATH, "//p[contains(., 'gold clip(s)')]").text
     assert "Flagged: cid@avel.local." in note and note.startswith("3 gold clip(s), 9 answer(s)")
-    assert gold.list_gold(ls_settings)[0].task_copies == 3
+    assert gold.list_gold(store)[0].task_copies == 3
     accept_table = (
         "//h2[starts-with(., 'Acceptance of pre-filled')]/following-sibling::table[1]//tr[td]"
     )

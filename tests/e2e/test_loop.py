@@ -26,8 +26,7 @@ from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import ServerHandle, start_server
 from avel_annotate.media.http_server import RangeServer
 from avel_annotate.services.demo import CATEGORIES, demo_clips, write_sources
-from avel_annotate.services.store import open_engine
-from avel_annotate.store.engine import session_scope
+from avel_annotate.services.store import open_store
 from avel_annotate.store.tables import Prediction
 from tests.conftest import ADMIN, PASSWORD, TOKEN
 
@@ -223,10 +222,9 @@ def test_fetch_label_recheck_curate_train_predict_export(
     try:
         c = load_settings(data_dir=copy, overrides={"progress": False}, environ={})
         write_config_values(c.config_path, {"ls_url": moved.url, "ls_api_key": TOKEN})
-        engine = open_engine(c)
-        with session_scope(engine) as session:  # predict skips clips it has predicted: redo all
+        # predict skips clips it has predicted: redo all
+        with open_store(c) as opened, opened.session() as session:
             session.execute(delete(Prediction))
-        engine.dispose()
         predicted = _json(capsys, c, "predict", "--model", "v2", "--allow-random-features")
         assert predicted["predicted"] == 16
         pulled = _json(capsys, c, "annotate", "pull")

@@ -16,10 +16,10 @@ from avel_annotate.config import Settings
 from avel_annotate.errors import ClipListError
 from avel_annotate.features.store_files import feature_path, write_features
 from avel_annotate.model.data import read_order_file
-from avel_annotate.services import clips
+from avel_annotate.services import ave_split, clips
 from avel_annotate.services.export import _rows, ave_rows
+from avel_annotate.services.store import Store, open_store
 from avel_annotate.store import features as fq
-from avel_annotate.store.database import Store
 from avel_annotate.store.engine import make_engine, session_scope
 from avel_annotate.store.tables import Clip
 from tests.integration.test_predict_export import _provenance
@@ -27,6 +27,16 @@ from tests.integration.test_predict_export import _provenance
 RELEASE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "samples" / "ave_release"
 needs_release = pytest.mark.skipif(not RELEASE.is_dir(), reason="../shared is absent")
 SPLITS = ("train", "val", "test")
+
+
+def _import_split(settings: Settings, paths: list[Path]) -> ave_split.SplitImportReport:
+    with open_store(settings) as store:
+        return ave_split.import_ave_split(store, paths)
+
+
+def _list(settings: Settings) -> list[clips.ClipRecord]:
+    with open_store(settings) as store:
+        return clips.list_clips(store, settings)
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +48,10 @@ def release_store(tmp_path_factory) -> Settings:
 
     data_dir = tmp_path_factory.mktemp("avel-data")
     settings = load_settings(data_dir=data_dir, overrides={"progress": False}, environ={})
-    report = clips.import_clip_list(settings, RELEASE / "Annotations.txt")
+    with open_store(settings) as store:
+        report = clips.import_clip_list(store, settings, RELEASE / "Annotations.txt")
+        split = ave_split.import_ave_split(store, [RELEASE / f"{s}_order.h5" for s in SPLITS])
     assert (report.rows, report.clips_new, report.events_new) == (4143, 4097, 4143)
-    split = clips.import_ave_split(settings, [RELEASE / f"{s}_order.h5" for s in SPLITS])
     assert split.rows_by_split == {"train": 3339, "val": 402, "test": 402}
     assert split.rows_without_split == 0
     assert split.clips_spanning_splits == 18  # the release splits rows, not videos
@@ -50,7 +61,7 @@ def release_store(tmp_path_factory) -> Settings:
 
 @needs_release
 def test_every_row_is_an_event_and_listed(release_store: Settings) -> None:
-    records = {r.ytid: r for r in clips.list_clips(release_store)}
+    records = {r.ytid: r for r in _list(release_store)}
     assert len(records) == 4097
     assert sum(len(r.events) for r in records.values()) == 4143
     two = records["0qvQIuQoODo"]  # male and female speech, rows in train and test
@@ -63,7 +74,7 @@ def test_every_row_is_an_event_and_listed(release_store: Settings) -> None:
 
 @pytest.fixture
 def release_db(release_store: Settings) -> Iterator[Store]:
-    with Store.open(release_store.db_url) as store:
+    with open_store(release_store) as store:
         yield store
 
 
@@ -89,7 +100,7 @@ def test_split_from_the_zip_set_lists(release_store: Settings, tmp_path: Path) -
     """trainSet.txt / valSet.txt / testSet.txt (Annotations format, with the zip's header)
     set the same row splits as the order files."""
     lines = (RELEASE / "Annotations.txt").read_text().splitlines()
-    before = {r.clip_id: r.events for r in clips.list_clips(release_store)}
+    before = {r.clip_id: r.events for r in _list(release_store)}
     paths = []
     for split, name in zip(SPLITS, ("trainSet.txt", "valSet.txt", "testSet.txt"), strict=True):
         rows = read_order_file(RELEASE / f"{split}_order.h5")
@@ -97,9 +108,9 @@ def test_split_from_the_zip_set_lists(release_store: Settings, tmp_path: Path) -
         header = "Category&VideoID&Quality&StartTime&EndTime\r\n"
         path.write_text(header + "".join(lines[i] + "\r\n" for i in rows))
         paths.append(path)
-    report = clips.import_ave_split(release_store, paths)
+    report = _import_split(release_store, paths)
     assert report.rows_by_split == {"train": 3339, "val": 402, "test": 402}
-    assert {r.clip_id: r.events for r in clips.list_clips(release_store)} == before
+    assert {r.clip_id: r.events for r in _list(release_store)} == before
 
 
 @needs_release
@@ -107,17 +118,17 @@ def test_split_file_errors_are_one_line(release_store: Settings, tmp_path: Path)
     bad = tmp_path / "testSet.txt"
     bad.write_text("Church bell&RUhOCu3LNXM&good&0&10\nDog&AAAAAAAAAAA&good&0&10\n")
     with pytest.raises(ClipListError, match=r"testSet\.txt: 1 row\(s\) match no stored") as info:
-        clips.import_ave_split(release_store, [bad])
+        _import_split(release_store, [bad])
     assert info.value.problems == [f"{bad}:2: no stored AVE row Dog&AAAAAAAAAAA&0&10"]
     with h5py.File(tmp_path / "val_order.h5", "w") as f:
         f.create_dataset("order", data=np.array([5000]))
     with pytest.raises(ClipListError, match="names row 5000, but the store holds 4143"):
-        clips.import_ave_split(release_store, [tmp_path / "val_order.h5"])
+        _import_split(release_store, [tmp_path / "val_order.h5"])
     both = [RELEASE / "train_order.h5", tmp_path / "val_order.h5"]
     with h5py.File(tmp_path / "val_order.h5", "w") as f:
         f.create_dataset("order", data=np.array([40]))  # row 40 is a train row
     with pytest.raises(ClipListError, match=r"row 41 .* is already in split train"):
-        clips.import_ave_split(release_store, both)
+        _import_split(release_store, both)
 
 
 TWO_EVENT = (
@@ -129,11 +140,11 @@ TWO_EVENT = (
 
 
 def test_export_of_a_two_event_video_gives_both_rows_back(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
+    settings: Settings, store: Store, tmp_path: Path, capsys: pytest.CaptureFixture
 ):
     path = tmp_path / "Annotations.txt"
     path.write_text(TWO_EVENT)
-    clips.import_clip_list(settings, path)
+    clips.import_clip_list(store, settings, path)
     for split, rows in (("train", [0, 1]), ("test", [2]), ("val", [3])):
         with h5py.File(tmp_path / f"{split}_order.h5", "w") as f:
             f.create_dataset("order", data=np.array(rows))

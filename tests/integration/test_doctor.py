@@ -52,9 +52,9 @@ def test_doctor_masks_the_store_password_and_reports_unreachable(tmp_path: Path)
 
 
 def test_doctor_schema_revision(settings: Settings) -> None:
-    from avel_annotate.services.store import open_engine
+    from avel_annotate.services.store import open_store
 
-    open_engine(settings).dispose()  # make the database
+    open_store(settings).close()  # make the database
     checks = {c.name: c for c in doctor(settings).checks}
     assert checks["schema"].ok and "(head)" in checks["schema"].detail
 

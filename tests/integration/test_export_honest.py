@@ -11,6 +11,7 @@ from avel_annotate.cli.main import run
 from avel_annotate.config import Settings
 from avel_annotate.domain.qc_draw import draw_recheck
 from avel_annotate.services.clips import import_clip_list
+from avel_annotate.services.store import Store
 from avel_annotate.store import annotations as aq
 from avel_annotate.store.clips import category_names
 from avel_annotate.store.engine import make_engine, session_scope
@@ -59,10 +60,12 @@ def test_jsonl_rechecked_is_true_only_for_drawn_clips(
     assert len(records) == len(candidates)
 
 
-def test_category_names_follow_class_index_not_the_alphabet(settings: Settings, tmp_path: Path):
+def test_category_names_follow_class_index_not_the_alphabet(
+    settings: Settings, store: Store, tmp_path: Path
+):
     path = tmp_path / "v.csv"
     path.write_text("abcdefghij0,1,zebra braying,train\nabcdefghij1,1,airplane,train\n")
-    import_clip_list(settings, path)
+    import_clip_list(store, settings, path)
     engine = make_engine(settings.db_url)
     with session_scope(engine) as session:
         assert category_names(session) == ["zebra braying", "airplane"]

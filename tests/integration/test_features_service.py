@@ -13,6 +13,7 @@ from avel_annotate.cli.main import run
 from avel_annotate.config import Settings
 from avel_annotate.features.store_files import read_features
 from avel_annotate.services.clips import import_clip_list
+from avel_annotate.services.store import Store
 from avel_annotate.store.engine import make_engine, session_scope
 from avel_annotate.store.tables import Clip, FeatureFile
 
@@ -77,10 +78,10 @@ def mark_fetched(settings: Settings, clip_id: str, mp4: str, wav: str) -> None:
 
 
 @pytest.fixture
-def store_with_clips(settings: Settings, tmp_path: Path) -> Settings:
+def store_with_clips(settings: Settings, store: Store, tmp_path: Path) -> Settings:
     lst = tmp_path / "v.csv"
     lst.write_text("-aaaaaaaaaa,0,dog,train\nbbbbbbbbbbb,5,cat,train\ncccccccccc-,0,dog,test\n")
-    import_clip_list(settings, lst)
+    import_clip_list(store, settings, lst)
     for clip_id in ("-aaaaaaaaaa_000000", "bbbbbbbbbbb_000005"):
         mark_fetched(settings, clip_id, *make_clip_media(settings.data_dir, clip_id))
     return settings

@@ -23,8 +23,9 @@ from avel_annotate.config import Settings, load_settings
 from avel_annotate.errors import ConfigError, StoreError
 from avel_annotate.media.children import child_pids
 from avel_annotate.media.http_server import RangeServer
-from avel_annotate.services.clips import import_clip_list, list_clips
-from avel_annotate.services.fetch import FetchOptions, fetch_clips
+from avel_annotate.services.clips import ClipRecord, import_clip_list, list_clips
+from avel_annotate.services.fetch import FetchOptions, FetchReport, fetch_clips
+from avel_annotate.services.store import open_store
 from tests.helpers.media import serve_copies
 
 IDS = [f"envclip{i:04d}" for i in range(4)]
@@ -70,7 +71,18 @@ def _settings(data_dir: Path, db_path: Path) -> Settings:
 def _import(settings: Settings, tmp_path: Path, ids: list[str]) -> None:
     csv = tmp_path / f"list-{uuid.uuid4().hex[:6]}.csv"
     csv.write_text("".join(f'{ytid},5,"dog barking",train\n' for ytid in ids))
-    import_clip_list(settings, csv)
+    with open_store(settings) as store:
+        import_clip_list(store, settings, csv)
+
+
+def _fetch(settings: Settings, opts: FetchOptions) -> FetchReport:
+    with open_store(settings) as store:
+        return fetch_clips(store, settings, opts)
+
+
+def _list(settings: Settings) -> list[ClipRecord]:
+    with open_store(settings) as store:
+        return list_clips(store, settings)
 
 
 def _opts(server: RangeServer, **kw: object) -> FetchOptions:
@@ -80,7 +92,7 @@ def _opts(server: RangeServer, **kw: object) -> FetchOptions:
 
 
 def _untouched(settings: Settings) -> None:
-    for c in list_clips(settings):
+    for c in _list(settings):
         assert (c.status, c.attempts) == ("pending", 0), (c.clip_id, c.status, c.error_message)
 
 
@@ -88,7 +100,7 @@ def test_full_disk_is_caught_by_preflight(tmpfs: Path, server: RangeServer, tmp_
     settings = _settings(tmpfs / "data", tmp_path / "avel.db")
     _import(settings, tmp_path, IDS)
     with pytest.raises(ConfigError) as e:
-        fetch_clips(settings, _opts(server))
+        _fetch(settings, _opts(server))
     assert e.value.one_line().startswith("preflight: free disk:")
     assert "--data-dir" in e.value.one_line()
     _untouched(settings)
@@ -99,12 +111,12 @@ def test_full_disk_mid_run_stops_and_condemns_no_clip(
 ) -> None:
     settings = _settings(tmpfs / "data", tmp_path / "avel.db")
     _import(settings, tmp_path, IDS)
-    report = fetch_clips(settings, _opts(server, preflight=False))
+    report = _fetch(settings, _opts(server, preflight=False))
     assert report.stopped_reason is not None and "disk_full" in report.stopped_reason
     assert report.stop_fix is not None and "free space" in report.stop_fix
     assert (report.failed_permanent, report.failed_retryable) == (0, 0)
     assert report.fetched < len(IDS)  # the disk filled up on the way
-    clips = list_clips(settings)
+    clips = _list(settings)
     for c in clips:  # fetched ones are whole; every other clip is untouched
         if c.status == "fetched":
             assert Path(str(c.media_path)).stat().st_size > 0
@@ -136,10 +148,10 @@ def test_read_only_data_dir(
     _import(settings, tmp_path, IDS[:2])
     subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
     with pytest.raises(ConfigError) as e:
-        fetch_clips(settings, _opts(server))
+        _fetch(settings, _opts(server))
     assert "Read-only file system" in e.value.one_line()
     with pytest.raises(ConfigError) as e2:  # without the preflight: the work folder
-        fetch_clips(settings, _opts(server, preflight=False))
+        _fetch(settings, _opts(server, preflight=False))
     assert "read-only" in e2.value.one_line()
     _untouched(settings)
     argv = ["--data-dir", str(settings.data_dir), "--db", settings.db_url, "--no-progress"]
@@ -181,7 +193,7 @@ def test_database_going_away_stops_with_one_line(
     cutter.start()
     try:
         with pytest.raises(StoreError) as e:
-            fetch_clips(settings, _opts(server))
+            _fetch(settings, _opts(server))
     finally:
         cutter.join()
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -189,7 +201,7 @@ def test_database_going_away_stops_with_one_line(
     line = e.value.one_line()
     assert "database" in line and "no clip was marked failed" in line
     assert "avel_test:" not in line  # no password in the message
-    for c in list_clips(settings):
+    for c in _list(settings):
         assert c.status in ("pending", "in_progress", "fetched"), (c.clip_id, c.status)
         assert c.error_class is None
 
@@ -226,9 +238,9 @@ def test_proxy_password_never_in_argv(
         environ={"AVEL_PROXY": "http://user:s3cret@127.0.0.1:9"},
     )
     assert "s3cret" not in repr(proxied)
-    report = fetch_clips(proxied, _opts(server, preflight=False))
+    report = _fetch(proxied, _opts(server, preflight=False))
     assert report.fetched == 0 and server.requests() == []  # everything went to the proxy
-    (clip,) = list_clips(settings)
+    (clip,) = _list(settings)
     assert "s3cret" not in str(clip.error_message)
 
 
@@ -240,10 +252,12 @@ from pathlib import Path
 from avel_annotate.config import load_settings
 from avel_annotate.media import download as dl
 from avel_annotate.services.fetch import FetchOptions, fetch_clips
+from avel_annotate.services.store import open_store
 s = load_settings(data_dir=Path(sys.argv[1]), overrides={"progress": False}, environ={})
 o = FetchOptions(url_template=sys.argv[2], workers=1, stop_grace_s=0.5, preflight=False,
                  download=dl.DownloadOptions(socket_timeout_s=120))
-r = fetch_clips(s, o)
+with open_store(s) as store:
+    r = fetch_clips(store, s, o)
 print("interrupted" if r.interrupted else "done", r.released, flush=True)
 """
 
@@ -279,7 +293,7 @@ def test_sigterm_ends_ffmpeg(
     assert "ended 1 child process" in err
     for pid in kids:
         assert not Path(f"/proc/{pid}").exists() or _comm(pid) != "ffmpeg", "ffmpeg survived"
-    (clip,) = list_clips(settings)
+    (clip,) = _list(settings)
     assert (clip.status, clip.attempts) == ("pending", 0)
 
 

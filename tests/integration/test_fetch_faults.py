@@ -24,12 +24,11 @@ from avel_annotate.fileio import sha256_file
 from avel_annotate.media import download as dl
 from avel_annotate.media.http_server import RangeServer
 from avel_annotate.media.ytdlp_env import inspect_ytdlp, wheel_deno_path
-from avel_annotate.services import fetch as svc
+from avel_annotate.services import fetch_clip, fetch_state
 from avel_annotate.services.clips import import_clip_list, list_clips
 from avel_annotate.services.fetch import FetchOptions, fetch_clips
-from avel_annotate.services.store import open_engine
+from avel_annotate.services.store import Store, open_store
 from avel_annotate.store import fetch_queue as fq
-from avel_annotate.store.engine import session_scope
 from tests.helpers.media import serve_copies
 
 IDS = [f"faultclip{i:02d}" for i in range(5)]
@@ -69,7 +68,8 @@ def server(media_root: Path) -> Iterator[RangeServer]:
 def _import(settings: Settings, tmp_path: Path, ids: list[str]) -> None:
     csv = tmp_path / "list.csv"
     csv.write_text("".join(f'{ytid},5,"dog barking",train\n' for ytid in ids))
-    import_clip_list(settings, csv)
+    with open_store(settings) as store:
+        import_clip_list(store, settings, csv)
 
 
 def _opts(server: RangeServer, ext: str = "mp4", **kw: object) -> FetchOptions:
@@ -79,18 +79,15 @@ def _opts(server: RangeServer, ext: str = "mp4", **kw: object) -> FetchOptions:
 
 
 def _by_id(settings: Settings) -> dict[str, Any]:
-    return {c.clip_id: c for c in list_clips(settings)}
+    with open_store(settings) as store:
+        return {c.clip_id: c for c in list_clips(store, settings)}
 
 
 def _rows(settings: Settings) -> dict[str, dict[str, Any]]:
     """The stored rows as the store has them (fetched_at and checksums included)."""
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            cols = ("status", "fetched_at", "media_sha256", "wav_sha256", "attempts", "lease_owner")
-            return {c.clip_id: {k: getattr(c, k) for k in cols} for c in s.query(fq.Clip).all()}
-    finally:
-        engine.dispose()
+    with open_store(settings) as store, store.session() as s:
+        cols = ("status", "fetched_at", "media_sha256", "wav_sha256", "attempts", "lease_owner")
+        return {c.clip_id: {k: getattr(c, k) for k in cols} for c in s.query(fq.Clip).all()}
 
 
 # --- the JS runtime, as yt-dlp reports it --------------------------------------------------
@@ -114,16 +111,16 @@ def test_ytdlp_reports_the_bundled_js_runtime_and_ejs() -> None:
 
 
 def test_a_missing_runtime_stops_a_youtube_fetch_before_any_download(
-    settings: Settings, tmp_path: Path
+    settings: Settings, store: Store, tmp_path: Path
 ) -> None:
     env = inspect_ytdlp("bun", "/nonexistent/bun")
     assert env.js_runtime_version is None and not env.can_solve_challenges
     _import(settings, tmp_path, IDS[:1])
     opts = FetchOptions(js_runtime="bun:/nonexistent/bun")  # the YouTube template
     with pytest.raises(ConfigError) as e:
-        fetch_clips(settings, opts)
+        fetch_clips(store, settings, opts)
     assert "preflight: JS runtime" in e.value.one_line() and "deno" in e.value.one_line()
-    (clip,) = list_clips(settings)
+    (clip,) = list_clips(store, settings)
     assert (clip.status, clip.attempts) == ("pending", 0)
 
 
@@ -131,22 +128,22 @@ def test_a_missing_runtime_stops_a_youtube_fetch_before_any_download(
 
 
 def test_storyboard_only_source_trips_the_breaker_and_the_rerun_fetches(
-    settings: Settings, server: RangeServer, tmp_path: Path
+    settings: Settings, store: Store, server: RangeServer, tmp_path: Path
 ) -> None:
     _import(settings, tmp_path, IDS)
-    report = fetch_clips(settings, _opts(server, "mpd"))
+    report = fetch_clips(store, settings, _opts(server, "mpd"))
     assert report.stopped_reason is not None and "js_challenge" in report.stopped_reason
     assert report.stop_fix is not None and "deno" in report.stop_fix
     assert report.fetched == report.failed_permanent == report.failed_retryable == 0
     assert report.attempted == 3  # the breaker's threshold: the other clips were never tried
-    for c in list_clips(settings):  # nothing condemned, nothing counted against the clip
+    for c in list_clips(store, settings):  # nothing condemned, nothing counted against the clip
         assert (c.status, c.attempts) == ("pending", 0), c.clip_id
-    tried = [c for c in list_clips(settings) if c.error_class == "js_challenge"]
+    tried = [c for c in list_clips(store, settings) if c.error_class == "js_challenge"]
     assert len(tried) == 3 and "Requested format is not available" in str(tried[0].error_message)
     # the fix (here: a source with real formats); no --retry-failed needed
-    again = fetch_clips(settings, _opts(server, "mp4", workers=2))
+    again = fetch_clips(store, settings, _opts(server, "mp4", workers=2))
     assert (again.fetched, again.stopped_reason) == (5, None)
-    assert {c.status for c in list_clips(settings)} == {"fetched"}
+    assert {c.status for c in list_clips(store, settings)} == {"fetched"}
 
 
 def test_cli_stop_line_and_exit_code(
@@ -168,16 +165,16 @@ def test_cli_stop_line_and_exit_code(
 
 
 def test_forced_refetch_of_a_gone_source_keeps_the_clip(
-    settings: Settings, server: RangeServer, tmp_path: Path
+    settings: Settings, store: Store, server: RangeServer, tmp_path: Path
 ) -> None:
     _import(settings, tmp_path, IDS[:2])
-    assert fetch_clips(settings, _opts(server)).fetched == 2
+    assert fetch_clips(store, settings, _opts(server)).fetched == 2
     gone_id, ok_id = f"{IDS[0]}_000005", f"{IDS[1]}_000005"
     before = _rows(settings)
-    files = {c.clip_id: (Path(c.media_path), Path(c.wav_path)) for c in list_clips(settings)}
+    files = {c.clip_id: (Path(c.media_path), Path(c.wav_path)) for c in list_clips(store, settings)}
     sums = {cid: tuple(sha256_file(p) for p in pair) for cid, pair in files.items()}
     server.behave(f"{IDS[0]}.mp4", status=404)
-    r = fetch_clips(settings, _opts(server, force=True))
+    r = fetch_clips(store, settings, _opts(server, force=True))
     assert (r.attempted, r.fetched, r.refetch_kept, r.failed_permanent) == (2, 1, 1, 0)
     after = _rows(settings)
     assert after[gone_id] == before[gone_id]  # the row exactly as it was, lease dropped
@@ -187,7 +184,7 @@ def test_forced_refetch_of_a_gone_source_keeps_the_clip(
     # offline: nothing answers at all - every clip keeps its row and files
     offline = FetchOptions(url_template="http://127.0.0.1:9/{ytid}.mp4", force=True, workers=1)
     kept = _rows(settings)
-    r = fetch_clips(settings, offline)
+    r = fetch_clips(store, settings, offline)
     assert (r.fetched, r.refetch_kept) == (0, 2)
     assert _rows(settings) == kept
     for cid, pair in files.items():
@@ -199,55 +196,51 @@ def test_forced_refetch_of_a_gone_source_keeps_the_clip(
 
 
 def test_a_worker_that_lost_its_lease_neither_commits_nor_deletes(
-    any_settings: Settings, server: RangeServer, tmp_path: Path
+    any_settings: Settings, any_store: Store, server: RangeServer, tmp_path: Path
 ) -> None:
-    settings = any_settings
+    settings, store = any_settings, any_store
     _import(settings, tmp_path, IDS[:1])
-    engine = open_engine(settings)
-    try:
-        stale_opts = _opts(server)
-        stop = threading.Event()
-        work = settings.data_dir / "tmp" / "fetch" / "stale"
-        stale = svc._Run(
-            settings, stale_opts, engine, "oldhost:1:dead", work, stop, svc._Gate(None, stop)
-        )
-        claim = svc._claim(stale)  # worker A claims, then is suspended past its lease
-        assert claim is not None and claim.token == "oldhost:1:dead:1"
-        mp4, wav, values = svc._produce(stale, claim, work / claim.clip_id)
-        with session_scope(engine) as s:  # its lease expires
-            s.query(fq.Clip).update({"lease_expires_at": fq.utcnow() - fq.timedelta(seconds=1)})
-        report = fetch_clips(settings, _opts(server))  # worker B takes the clip over
-        assert report.fetched == 1
-        (clip,) = list_clips(settings)
-        row = _rows(settings)
-        good = (sha256_file(Path(str(clip.media_path))), sha256_file(Path(str(clip.wav_path))))
-        # A wakes up: its commit is refused in the same statement that would write
-        assert svc._commit_fetched(stale, claim, mp4, wav, values) is False
-        # ... and its failure path changes nothing and deletes nothing
-        svc._record_failure(stale, claim, MediaError("clip: ffmpeg exited with code 1"))
-        (after,) = list_clips(settings)
-        assert (after.status, after.attempts) == ("fetched", clip.attempts)
-        assert _rows(settings) == row
-        mp4_now, wav_now = Path(str(after.media_path)), Path(str(after.wav_path))
-        assert (sha256_file(mp4_now), sha256_file(wav_now)) == good
-        names = sorted(p.name for p in settings.clips_dir.rglob("*") if p.is_file())
-        assert names == [f"{clip.clip_id}.mp4", f"{clip.clip_id}.wav"]
-    finally:
-        engine.dispose()
+    stale_opts = _opts(server)
+    stop = threading.Event()
+    work = settings.data_dir / "tmp" / "fetch" / "stale"
+    stale = fetch_state.Run(
+        settings, stale_opts, store, "oldhost:1:dead", work, stop, fetch_state.Gate(None, stop)
+    )
+    claim = fetch_state.claim(stale)  # worker A claims, then is suspended past its lease
+    assert claim is not None and claim.token == "oldhost:1:dead:1"
+    mp4, wav, values = fetch_clip.produce(stale, claim, work / claim.clip_id)
+    with store.session() as s:  # its lease expires
+        s.query(fq.Clip).update({"lease_expires_at": fq.utcnow() - fq.timedelta(seconds=1)})
+    report = fetch_clips(store, settings, _opts(server))  # worker B takes the clip over
+    assert report.fetched == 1
+    (clip,) = list_clips(store, settings)
+    row = _rows(settings)
+    good = (sha256_file(Path(str(clip.media_path))), sha256_file(Path(str(clip.wav_path))))
+    # A wakes up: its commit is refused in the same statement that would write
+    assert fetch_clip.commit_fetched(stale, claim, mp4, wav, values) is False
+    # ... and its failure path changes nothing and deletes nothing
+    fetch_clip.record_failure(stale, claim, MediaError("clip: ffmpeg exited with code 1"))
+    (after,) = list_clips(store, settings)
+    assert (after.status, after.attempts) == ("fetched", clip.attempts)
+    assert _rows(settings) == row
+    mp4_now, wav_now = Path(str(after.media_path)), Path(str(after.wav_path))
+    assert (sha256_file(mp4_now), sha256_file(wav_now)) == good
+    names = sorted(p.name for p in settings.clips_dir.rglob("*") if p.is_file())
+    assert names == [f"{clip.clip_id}.mp4", f"{clip.clip_id}.wav"]
 
 
 # --- stalls ------------------------------------------------------------------------------
 
 
 def test_a_stalled_source_times_out_and_stays_retryable(
-    settings: Settings, server: RangeServer, media_root: Path, tmp_path: Path
+    settings: Settings, store: Store, server: RangeServer, media_root: Path, tmp_path: Path
 ) -> None:
     size = (media_root / f"{IDS[0]}.mp4").stat().st_size
     server.behave(f"{IDS[0]}.mp4", stall_at=size // 3)
     _import(settings, tmp_path, IDS[:2])
     download = dl.DownloadOptions(socket_timeout_s=1.5, retries=0)
     policy = RetryPolicy(retry_delay_s=0.1)
-    report = fetch_clips(settings, _opts(server, download=download, policy=policy))
+    report = fetch_clips(store, settings, _opts(server, download=download, policy=policy))
     clips = _by_id(settings)
     stalled = clips[f"{IDS[0]}_000005"]
     assert stalled.status == "failed_retryable", stalled.error_message
@@ -258,7 +251,7 @@ def test_a_stalled_source_times_out_and_stays_retryable(
 
 @pytest.mark.parametrize("fault", ["forbidden", "dns"])
 def test_403_bursts_and_dns_stop_the_run_without_verdicts(
-    settings: Settings, server: RangeServer, tmp_path: Path, fault: str
+    settings: Settings, store: Store, server: RangeServer, tmp_path: Path, fault: str
 ) -> None:
     _import(settings, tmp_path, IDS)
     if fault == "forbidden":
@@ -267,19 +260,19 @@ def test_403_bursts_and_dns_stop_the_run_without_verdicts(
         opts = _opts(server)
     else:  # a name that never resolves (RFC 2606)
         opts = FetchOptions(url_template="http://avel-fetch-test.invalid/{ytid}.mp4", workers=1)
-    report = fetch_clips(settings, opts)
+    report = fetch_clips(store, settings, opts)
     assert report.stopped_reason is not None and fault in report.stopped_reason
     assert report.attempted == 5 and report.failed_permanent == report.failed_retryable == 0
-    for c in list_clips(settings):
+    for c in list_clips(store, settings):
         assert (c.status, c.attempts, c.error_class) == ("pending", 0, fault)
     if fault == "forbidden":  # the host lets us in again: the next run fetches them all
         for ytid in IDS:
             server.behave(f"{ytid}.mp4")
-        assert fetch_clips(settings, _opts(server, workers=2)).fetched == 5
+        assert fetch_clips(store, settings, _opts(server, workers=2)).fetched == 5
 
 
 def test_files_staged_by_a_killed_claim_are_removed_at_the_next_commit(
-    settings: Settings, server: RangeServer, tmp_path: Path
+    settings: Settings, store: Store, server: RangeServer, tmp_path: Path
 ) -> None:
     _import(settings, tmp_path, IDS[:1])
     clip_id = f"{IDS[0]}_000005"
@@ -290,7 +283,7 @@ def test_files_staged_by_a_killed_claim_are_removed_at_the_next_commit(
         p.write_bytes(b"half a swap")
     other = shard / f".{IDS[1]}_000005.deadbeef-4.mp4.new"  # another clip's: not ours to touch
     other.write_bytes(b"x")
-    assert fetch_clips(settings, _opts(server)).fetched == 1
+    assert fetch_clips(store, settings, _opts(server)).fetched == 1
     assert not any(p.exists() for p in orphans) and other.exists()
     assert sorted(p.name for p in shard.iterdir() if not p.name.startswith(".")) == [
         f"{clip_id}.mp4",

@@ -16,6 +16,7 @@ from avel_annotate.domain.cliplist import parse_clip_list
 from avel_annotate.features.provenance import Provenance
 from avel_annotate.features.store_files import feature_path, write_features
 from avel_annotate.services.clips import import_clip_list
+from avel_annotate.services.store import Store
 from avel_annotate.store import features as fq
 from avel_annotate.store.engine import make_engine, session_scope
 from avel_annotate.store.tables import Clip, Prediction
@@ -39,7 +40,7 @@ def _provenance() -> Provenance:
 
 
 @pytest.fixture
-def labelled_store(settings: Settings, tmp_path: Path) -> Settings:
+def labelled_store(settings: Settings, store: Store, tmp_path: Path) -> Settings:
     """24 AVE-style clips with list labels and feature files whose signal follows the labels."""
     rng = np.random.default_rng(0)
     lines = []
@@ -48,7 +49,7 @@ def labelled_store(settings: Settings, tmp_path: Path) -> Settings:
         lines.append(f"{CATS[i % 3]}&vid{i:08d}&good&{start}&{max(end, start + 1)}")
     path = tmp_path / "Annotations.txt"
     path.write_text("\n".join(lines) + "\n")
-    import_clip_list(settings, path)
+    import_clip_list(store, settings, path)
     parsed = {r.ytid: r for r in parse_clip_list("a", path.read_text()).rows}
     engine = make_engine(settings.db_url)
     with session_scope(engine) as s:

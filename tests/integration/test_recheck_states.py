@@ -12,21 +12,20 @@ from sqlalchemy import select
 from avel_annotate.config import Settings
 from avel_annotate.services import qc, recheck
 from avel_annotate.services.curation import curated_labels, recompute_curated
-from avel_annotate.services.store import open_engine
+from avel_annotate.services.store import open_store
 from avel_annotate.store import annotations as q
-from avel_annotate.store.engine import session_scope
+from avel_annotate.store.database import Store
 from avel_annotate.store.tables import Annotation, Category, Clip, LsTask
 from tests.integration.labelstudio.conftest import add_clips
 
 A, B, C = "1100000000", "1110000000", "0000000011"
 
 
-def test_every_drawn_clip_has_a_state_with_a_next_step(any_settings: Settings):
+def test_every_drawn_clip_has_a_state_with_a_next_step(any_settings: Settings, any_store: Store):
     s = any_settings
     ids = add_clips(s, 6, ["dog"])
-    engine = open_engine(s)
     ls_ids = iter(range(1000, 2000))
-    with session_scope(engine) as session:
+    with open_store(s) as opened, opened.session() as session:
         dog = session.scalar(select(Category.id).where(Category.name == "dog"))
         clip = {c.clip_id: c.id for c in session.scalars(select(Clip))}
         first = q.add_project(session, "http://ls.invalid", 1, "avel", "0" * 64)
@@ -84,14 +83,13 @@ def test_every_drawn_clip_has_a_state_with_a_next_step(any_settings: Settings):
         # ids[4]: sent, not re-checked yet; ids[5]: drawn, never sent
         recompute_curated(session)
         third_ls = session.get(Annotation, third).ls_annotation_id  # type: ignore[union-attr]
-    engine.dispose()
 
-    cur = {c.clip_id: c for c in curated_labels(s)}
+    cur = {c.clip_id: c for c in curated_labels(any_store)}
     assert (cur[ids[0]].provenance, cur[ids[0]].segments) == ("agreement", A)
     assert (cur[ids[1]].provenance, cur[ids[1]].segments) == ("adjudication", B)
     assert set(cur) == {ids[0], ids[1]}
 
-    r = qc.qc_report(s)
+    r = qc.qc_report(any_store)
     assert (r.drawn, r.rechecked, r.pending, r.unsent) == (6, 4, 2, 1)
     assert "1 drawn clip(s) wait for their re-check" in r.pending_next_step
     assert "1 have no re-check task yet: run `avel annotate qc sample`" in r.pending_next_step

@@ -105,7 +105,7 @@ _RACER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from avel_annotate.config import load_settings
-    from avel_annotate.services.store import db_upgrade, open_engine
+    from avel_annotate.services.store import db_upgrade, open_store
 
     start, url, data_dir, what = sys.argv[1:5]
     settings = load_settings(data_dir=Path(data_dir), db_url=url, environ={})
@@ -114,7 +114,7 @@ _RACER = textwrap.dedent(
     if what == "upgrade":
         db_upgrade(settings)
     else:
-        open_engine(settings).dispose()
+        open_store(settings).close()
     """
 )
 

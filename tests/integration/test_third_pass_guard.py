@@ -9,14 +9,15 @@ import pytest
 from avel_annotate.config import Settings
 from avel_annotate.errors import ConfigError
 from avel_annotate.services import qc
+from avel_annotate.store.database import Store
 from tests.integration.labelstudio.conftest import add_clips
 
 
-def test_third_pass_without_a_disagreement_is_refused(settings: Settings):
+def test_third_pass_without_a_disagreement_is_refused(settings: Settings, store: Store):
     (clip,) = add_clips(settings, 1, ["dog"])
     offline = settings.with_(ls_url="http://127.0.0.1:9", ls_api_key="0" * 40)
     with pytest.raises(ConfigError) as info:
-        qc.adjudicate(offline, clip, third_pass=True, by="lead")
+        qc.adjudicate(store, offline, clip, third_pass=True, by="lead")
     line = info.value.one_line()
     assert line.startswith(f"clip {clip} has no re-check yet: a third pass is only for an open")
     assert "qc report" in line and "\n" not in line

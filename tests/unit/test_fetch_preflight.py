@@ -72,12 +72,12 @@ def test_good_url_templates(template: str) -> None:
 
 def test_options_reach_yt_dlp(tmp_path: Path) -> None:
     from avel_annotate.config import load_settings
-    from avel_annotate.services.fetch import FetchOptions, _effective
+    from avel_annotate.services.fetch_options import FetchOptions, effective
 
     settings = load_settings(
         data_dir=tmp_path, environ={"AVEL_PROXY": "http://u:pw@127.0.0.1:3128"}
     )
-    opts = _effective(
+    opts = effective(
         settings,
         FetchOptions(
             js_runtime="node:/opt/node/bin/node",
@@ -98,10 +98,11 @@ def test_options_reach_yt_dlp(tmp_path: Path) -> None:
 def test_unknown_js_runtime_is_refused(tmp_path: Path) -> None:
     from avel_annotate.config import load_settings
     from avel_annotate.services.fetch import FetchOptions, fetch_clips
+    from avel_annotate.services.store import open_store
 
     settings = load_settings(data_dir=tmp_path, environ={})
-    with pytest.raises(ConfigError) as e:
-        fetch_clips(settings, FetchOptions(js_runtime="rhino"))
+    with open_store(settings) as store, pytest.raises(ConfigError) as e:
+        fetch_clips(store, settings, FetchOptions(js_runtime="rhino"))
     assert "deno" in e.value.one_line()
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from avel_annotate.cli.main import run
 from avel_annotate.domain import agreement as ag
-from avel_annotate.services import qc
+from avel_annotate.services import qc, qc_report
 
 CLIP = "-_aB3dEfGh1_000120"
 WAITING = "2 drawn clip(s) wait for their re-check: annotators other than the first ..."
@@ -33,7 +33,7 @@ def _report() -> qc.QcReport:
         [5],
         "open",
         ["5-6s"],
-        qc._next_step("open", CLIP, 12, 19),
+        qc_report._next_step("open", CLIP, 12, 19),
     )
     return qc.QcReport(1, 1, 0, figs, {}, {}, {}, [pair], [], pending_next_step=WAITING)
 

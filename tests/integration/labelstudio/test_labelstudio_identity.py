@@ -20,8 +20,8 @@ from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import ServerHandle, free_port, start_server
 from avel_annotate.services import annotate, qc
 from avel_annotate.services.curation import curated_labels
-from avel_annotate.services.store import open_engine
-from avel_annotate.store.engine import session_scope
+from avel_annotate.services.store import open_store
+from avel_annotate.store.database import Store
 from avel_annotate.store.tables import Annotation, AnnotationRevision, LsProject, LsTask, QcDraw
 
 from .conftest import ADMIN, PASSWORD, TOKEN, add_clips, start_copy
@@ -58,41 +58,38 @@ def moving(ls_template: Path, tmp_path: Path, settings: Settings) -> Iterator[Mo
 
 
 def _store(settings: Settings) -> dict[str, object]:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
+    with open_store(settings) as opened, opened.session() as s:
 
-            def count(table: type) -> int:
-                return int(s.scalar(select(func.count()).select_from(table)) or 0)
+        def count(table: type) -> int:
+            return int(s.scalar(select(func.count()).select_from(table)) or 0)
 
-            state: dict[str, object] = {
-                "projects": count(LsProject),
-                "tasks": count(LsTask),
-                "annotations": count(Annotation),
-                "revisions": count(AnnotationRevision),
-                "draws": count(QcDraw),
-                "live": count(Annotation)
-                - int(
-                    s.scalar(
-                        select(func.count())
-                        .select_from(Annotation)
-                        .where(Annotation.deleted_at.is_not(None))
-                    )
-                    or 0
-                ),
-            }
-    finally:
-        engine.dispose()
-    state["curated"] = sorted(
-        (c.clip_id, c.segments, c.provenance) for c in curated_labels(settings)
-    )
+        state: dict[str, object] = {
+            "projects": count(LsProject),
+            "tasks": count(LsTask),
+            "annotations": count(Annotation),
+            "revisions": count(AnnotationRevision),
+            "draws": count(QcDraw),
+            "live": count(Annotation)
+            - int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(Annotation)
+                    .where(Annotation.deleted_at.is_not(None))
+                )
+                or 0
+            ),
+        }
+    with open_store(settings) as st:
+        state["curated"] = sorted((c.clip_id, c.segments, c.provenance) for c in curated_labels(st))
     return state
 
 
-def test_store_is_unchanged_whatever_port_and_host_name(moving: Moving, settings: Settings):
+def test_store_is_unchanged_whatever_port_and_host_name(
+    moving: Moving, settings: Settings, store: Store
+):
     s = settings.with_(ls_url=moving.handle.url, ls_api_key=TOKEN)
     ids = add_clips(s, 6, ["dog", "cat"])
-    pushed = annotate.push(s)
+    pushed = annotate.push(store, s)
     assert pushed.created == 6
     client = LsClient(s.ls_url, TOKEN)
     admin, _ = client.whoami()
@@ -104,12 +101,12 @@ def test_store_is_unchanged_whatever_port_and_host_name(moving: Moving, settings
         )
 
     s = moving.move()  # localhost, new port
-    assert annotate.pull(s).new == 6
+    assert annotate.pull(store, s).new == 6
     after_pull = _store(s)
     assert after_pull["annotations"] == 6 and after_pull["projects"] == 1
 
     s = moving.move()  # 127.0.0.1, new port
-    sample = qc.qc_sample(s, fraction=0.5, seed=3)
+    sample = qc.qc_sample(store, s, fraction=0.5, seed=3)
     assert sample.drawn == 3 and sample.recheck_tasks_created == 3
     drawn = [c for c in ids if _drawn(s, c)]
     client = LsClient(s.ls_url, TOKEN)
@@ -122,10 +119,10 @@ def test_store_is_unchanged_whatever_port_and_host_name(moving: Moving, settings
         )
 
     s = moving.move()  # the re-check project too is found by its key, not re-created
-    assert qc.qc_sample(s, fraction=0.5, seed=3).recheck_tasks_created == 0
+    assert qc.qc_sample(store, s, fraction=0.5, seed=3).recheck_tasks_created == 0
 
     s = moving.move()
-    pulled = annotate.pull(s)
+    pulled = annotate.pull(store, s)
     assert (pulled.new, pulled.updated, pulled.deleted) == (3, 0, 0)
     settled = _store(s)
     # 6 first-pass tasks and 3 re-check tasks; the re-check placeholders are never stored
@@ -136,10 +133,10 @@ def test_store_is_unchanged_whatever_port_and_host_name(moving: Moving, settings
     # and again, twice more under other names: nothing is created, stored twice or re-queued
     for _ in range(2):
         s = moving.move()
-        again = annotate.pull(s)
+        again = annotate.pull(store, s)
         assert (again.new, again.updated, again.deleted) == (0, 0, 0)
-        assert annotate.push(s).created == 0
-        again_sample = qc.qc_sample(s, fraction=0.5, seed=3)
+        assert annotate.push(store, s).created == 0
+        again_sample = qc.qc_sample(store, s, fraction=0.5, seed=3)
         assert (again_sample.drawn, again_sample.recheck_tasks_created) == (0, 0)
         assert _store(s) == {**settled, "draws": settled["draws"]}
     client = LsClient(s.ls_url, TOKEN)
@@ -158,23 +155,19 @@ def test_store_is_unchanged_whatever_port_and_host_name(moving: Moving, settings
 def _drawn(settings: Settings, clip_id: str) -> bool:
     from avel_annotate.store.tables import Clip
 
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            return bool(
-                s.scalar(
-                    select(func.count())
-                    .select_from(QcDraw)
-                    .join(Clip, QcDraw.clip_id == Clip.id)
-                    .where(Clip.clip_id == clip_id, QcDraw.selected.is_(True))
-                )
+    with open_store(settings) as opened, opened.session() as s:
+        return bool(
+            s.scalar(
+                select(func.count())
+                .select_from(QcDraw)
+                .join(Clip, QcDraw.clip_id == Clip.id)
+                .where(Clip.clip_id == clip_id, QcDraw.selected.is_(True))
             )
-    finally:
-        engine.dispose()
+        )
 
 
 def test_two_stores_on_one_server_never_share_a_project(
-    ls_server: ServerHandle, settings: Settings
+    ls_server: ServerHandle, settings: Settings, store: Store
 ):
     from avel_annotate.config import load_settings
 
@@ -186,6 +179,7 @@ def test_two_stores_on_one_server_never_share_a_project(
     )
     add_clips(a, 2, ["dog"])
     add_clips(b, 3, ["dog"])
-    pa, pb = annotate.push(a), annotate.push(b)
+    with open_store(b) as store_b:
+        pa, pb = annotate.push(store, a), annotate.push(store_b, b)
     assert pa.ls_project_id != pb.ls_project_id and (pa.created, pb.created) == (2, 3)
-    assert annotate.push(a).ls_project_id == pa.ls_project_id
+    assert annotate.push(store, a).ls_project_id == pa.ls_project_id

@@ -13,10 +13,11 @@ from avel_annotate.config import Settings
 from avel_annotate.domain.ls_results import labels_to_result
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.services import annotate, qc
+from avel_annotate.services.annotate import PushOptions
 from avel_annotate.services.clips import clip_stats
 from avel_annotate.services.curation import curated_labels
-from avel_annotate.services.store import open_engine
-from avel_annotate.store.engine import session_scope
+from avel_annotate.services.store import open_store
+from avel_annotate.store.database import Store
 from avel_annotate.store.tables import Annotation, Category, Clip, ModelVersion, Prediction
 
 from .conftest import TOKEN, add_clips
@@ -28,35 +29,31 @@ OFF_BY_ONE = "1111110000"
 
 
 def _add_model(settings: Settings, clip_ids: list[str]) -> None:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            mv = ModelVersion(
-                name="m1",
-                source="trained",
-                path="models/m1",
-                config="{}",
-                categories='["cat", "dog"]',
+    with open_store(settings) as opened, opened.session() as s:
+        mv = ModelVersion(
+            name="m1",
+            source="trained",
+            path="models/m1",
+            config="{}",
+            categories='["cat", "dog"]',
+        )
+        s.add(mv)
+        s.flush()
+        clips = {c.clip_id: c for c in s.scalars(select(Clip))}
+        rows = []
+        for i, cid in enumerate(clip_ids):
+            rows.append(
+                {
+                    "clip_id": clips[cid].id,
+                    "model_version_id": mv.id,
+                    "event_probs": json.dumps([0.9] * 5 + [0.1] * 5),
+                    "category_probs": "[0.5, 0.5]",
+                    "segments": FIRST if i % 2 == 0 else "0000000000",
+                    "category_id": clips[cid].category_id,
+                    "score": 0.95 - i * 0.05,  # the last clip is the least sure
+                }
             )
-            s.add(mv)
-            s.flush()
-            clips = {c.clip_id: c for c in s.scalars(select(Clip))}
-            rows = []
-            for i, cid in enumerate(clip_ids):
-                rows.append(
-                    {
-                        "clip_id": clips[cid].id,
-                        "model_version_id": mv.id,
-                        "event_probs": json.dumps([0.9] * 5 + [0.1] * 5),
-                        "category_probs": "[0.5, 0.5]",
-                        "segments": FIRST if i % 2 == 0 else "0000000000",
-                        "category_id": clips[cid].category_id,
-                        "score": 0.95 - i * 0.05,  # the last clip is the least sure
-                    }
-                )
-            s.execute(insert(Prediction), rows)
-    finally:
-        engine.dispose()
+        s.execute(insert(Prediction), rows)
 
 
 def _tasks_by_clip(client: LsClient, project_id: int) -> dict[str, dict[str, Any]]:
@@ -64,22 +61,20 @@ def _tasks_by_clip(client: LsClient, project_id: int) -> dict[str, dict[str, Any
 
 
 def _category(settings: Settings, clip_id: str) -> str:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            return s.scalar(
-                select(Category.name)
-                .join(Clip, Clip.category_id == Category.id)
-                .where(Clip.clip_id == clip_id)
-            )
-    finally:
-        engine.dispose()
+    with open_store(settings) as opened, opened.session() as s:
+        return s.scalar(
+            select(Category.name)
+            .join(Clip, Clip.category_id == Category.id)
+            .where(Clip.clip_id == clip_id)
+        )
 
 
-def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
+def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings, store: Store):
     ids = add_clips(ls_settings, 10, ["dog", "cat"])
     _add_model(ls_settings, ids)
-    pushed = annotate.push(ls_settings, model="m1", order="uncertainty", batch_size=4)
+    pushed = annotate.push(
+        store, ls_settings, PushOptions(model="m1", order="uncertainty", batch_size=4)
+    )
     assert pushed.created == 10 and pushed.with_predictions == 10
     client = LsClient(ls_settings.ls_url, TOKEN)
     pid = pushed.ls_project_id
@@ -98,15 +93,14 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
             completed_by=admin,
             lead_time=3.0,
         )
-    first = annotate.pull(ls_settings)
+    first = annotate.pull(store, ls_settings)
     assert first.new == 10 and first.curated.added == 10
 
-    sample = qc.qc_sample(ls_settings, fraction=0.6, seed=1)
+    sample = qc.qc_sample(store, ls_settings, fraction=0.6, seed=1)
     assert sample.drawn == 6 and sample.drawn_by_category == {"cat": 3, "dog": 3}
-    assert qc.qc_sample(ls_settings, fraction=0.6, seed=1).candidates == 0  # nothing new
+    assert qc.qc_sample(store, ls_settings, fraction=0.6, seed=1).candidates == 0  # nothing new
     tasks = _tasks_by_clip(client, pid)
-    engine = open_engine(ls_settings)
-    with session_scope(engine) as s:
+    with open_store(ls_settings) as opened, opened.session() as s:
         from avel_annotate.store.tables import LsTask, QcDraw
 
         drawn = sorted(
@@ -118,7 +112,6 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
         )
         assert len(drawn) == 6
         assert len(set(s.scalars(select(LsTask.id)))) == 16  # 10 first-pass, 6 re-check tasks
-    engine.dispose()
     # the first-pass tasks stay as they were; the drawn clips got tasks of their own in the
     # re-check project, without the model's predictions and without the first pass
     for clip in drawn:
@@ -154,10 +147,10 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
         answers[clip] = client.create_annotation(
             rechecks[clip]["id"], labels_to_result(segs, bcat), completed_by=bob
         )
-    pulled = annotate.pull(ls_settings)
+    pulled = annotate.pull(store, ls_settings)
     assert pulled.new == 7 and pulled.placeholders == 6  # the placeholders are never stored
 
-    report = qc.qc_report(ls_settings)
+    report = qc.qc_report(store)
     assert report.drawn == 6 and report.rechecked == 6 and report.pending == 0
     assert len(report.same_annotator) == 1 and drawn[0] in report.same_annotator[0]
     assert "fix: delete annotation" in report.same_annotator[0]  # every state has a next step
@@ -175,9 +168,9 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
     assert all(d.first_annotator != d.second_annotator for d in report.disagreements)
 
     # adjudicate: accept bob on drawn[4]; a third pass on drawn[5], where cid sides with the admin
-    acc = qc.adjudicate(ls_settings, drawn[4], accept=answers[drawn[4]], by="lead")
+    acc = qc.adjudicate(store, ls_settings, drawn[4], accept=answers[drawn[4]], by="lead")
     assert acc.curated.added == 1
-    qc.adjudicate(ls_settings, drawn[5], third_pass=True, by="lead")
+    qc.adjudicate(store, ls_settings, drawn[5], third_pass=True, by="lead")
     third = client._sdk.tasks.get(str(rechecks[drawn[5]]["id"]))  # in the re-check project
     assert third.overlap == 2 and third.is_labeled is False
     assert client._sdk.tasks.get(str(tasks[drawn[5]]["id"])).overlap == 1
@@ -188,20 +181,18 @@ def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings):
         labels_to_result(FIRST, _category(ls_settings, drawn[5])),
         completed_by=cid,
     )
-    annotate.pull(ls_settings)
+    annotate.pull(store, ls_settings)
 
-    curated = {c.clip_id: c for c in curated_labels(ls_settings, "train")}
+    curated = {c.clip_id: c for c in curated_labels(store, "train")}
     assert len(curated) == 10
     prov = {c: curated[c].provenance for c in curated}
     assert [prov[c] for c in drawn] == ["agreement"] * 4 + ["adjudication"] * 2
     assert curated[drawn[4]].segments == OFF_BY_ONE
     assert sum(p == "first_pass" for p in prov.values()) == 4
-    assert clip_stats(ls_settings).curated_by_split == {"train": 10}
-    model = qc.qc_report(ls_settings).model_vs_human["m1"]
+    assert clip_stats(store).curated_by_split == {"train": 10}
+    model = qc.qc_report(store).model_vs_human["m1"]
     assert model.n_pairs == 10
-    engine = open_engine(ls_settings)
-    with session_scope(engine) as s:
+    with open_store(ls_settings) as opened, opened.session() as s:
         rounds = sorted(s.scalars(select(Annotation.round)))
-    engine.dispose()
     # cid's third pass, bob after admin; the re-check project's annotations are round 2 on
     assert rounds.count(1) == 10 and rounds.count(3) == 2 and rounds.count(2) == 6

@@ -21,9 +21,10 @@ from avel_annotate.domain.ls_identity import key_in
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.labelstudio.server import ServerHandle
 from avel_annotate.services import annotate, qc, recheck
+from avel_annotate.services.annotate import PushOptions
 from avel_annotate.services.curation import curated_labels
-from avel_annotate.services.store import open_engine
-from avel_annotate.store.engine import session_scope
+from avel_annotate.services.store import open_store
+from avel_annotate.store.database import Store
 from avel_annotate.store.tables import (
     Annotation,
     Clip,
@@ -61,46 +62,38 @@ def team(ls_any: Settings) -> Iterator[dict[str, Annotator]]:
 
 
 def _add_model(settings: Settings) -> None:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            mv = ModelVersion(
-                name="m1", source="trained", path="models/m1", config="{}", categories='["dog"]'
-            )
-            s.add(mv)
-            s.flush()
-            s.execute(
-                insert(Prediction),
-                [
-                    {
-                        "clip_id": c.id,
-                        "model_version_id": mv.id,
-                        "event_probs": json.dumps([0.9] * 10),
-                        "category_probs": "[1.0]",
-                        "segments": "1" * 10,
-                        "category_id": c.category_id,
-                        "score": 0.9,
-                    }
-                    for c in s.scalars(select(Clip))
-                ],
-            )
-    finally:
-        engine.dispose()
+    with open_store(settings) as opened, opened.session() as s:
+        mv = ModelVersion(
+            name="m1", source="trained", path="models/m1", config="{}", categories='["dog"]'
+        )
+        s.add(mv)
+        s.flush()
+        s.execute(
+            insert(Prediction),
+            [
+                {
+                    "clip_id": c.id,
+                    "model_version_id": mv.id,
+                    "event_probs": json.dumps([0.9] * 10),
+                    "category_probs": "[1.0]",
+                    "segments": "1" * 10,
+                    "category_id": c.category_id,
+                    "score": 0.9,
+                }
+                for c in s.scalars(select(Clip))
+            ],
+        )
 
 
 def _drawn(settings: Settings) -> list[str]:
-    engine = open_engine(settings)
-    try:
-        with session_scope(engine) as s:
-            return sorted(
-                s.scalars(
-                    select(Clip.clip_id)
-                    .join(QcDraw, QcDraw.clip_id == Clip.id)
-                    .where(QcDraw.selected.is_(True))
-                )
+    with open_store(settings) as opened, opened.session() as s:
+        return sorted(
+            s.scalars(
+                select(Clip.clip_id)
+                .join(QcDraw, QcDraw.clip_id == Clip.id)
+                .where(QcDraw.selected.is_(True))
             )
-    finally:
-        engine.dispose()
+        )
 
 
 def _label_stream(who: Annotator, pid: int, answer: dict[str, str]) -> list[str]:
@@ -115,17 +108,17 @@ def _label_stream(who: Annotator, pid: int, answer: dict[str, str]) -> list[str]
 
 
 def test_recheck_project_is_independent_and_never_serves_the_first_annotator(
-    ls_any: Settings, team: dict[str, Annotator]
+    ls_any: Settings, team: dict[str, Annotator], any_store: Store
 ):
     ann, bob, cid = team["ann"], team["bob"], team["cid"]
     ids = add_clips(ls_any, 4, ["dog"])
     _add_model(ls_any)
-    pushed = annotate.push(ls_any, model="m1")
+    pushed = annotate.push(any_store, ls_any, PushOptions(model="m1"))
     assert pushed.with_predictions == 4
     assert sorted(_label_stream(ann, pushed.ls_project_id, {})) == ids  # ann: the first pass
-    assert annotate.pull(ls_any).new == 4
+    assert annotate.pull(any_store, ls_any).new == 4
 
-    sample = qc.qc_sample(ls_any, fraction=0.5, seed=2)
+    sample = qc.qc_sample(any_store, ls_any, fraction=0.5, seed=2)
     assert (sample.drawn, sample.recheck_tasks_created) == (2, 2)
     assert sample.recheck_project == "avel (re-check)"
     rpid = sample.recheck_ls_project_id
@@ -167,51 +160,47 @@ def test_recheck_project_is_independent_and_never_serves_the_first_annotator(
 
     # idempotent: again, and after the store lost its record of the re-check tasks (a run
     # stopped between import and record), no re-check task is created twice
-    assert qc.qc_sample(ls_any, fraction=0.5, seed=2).recheck_tasks_created == 0
-    pulled = annotate.pull(ls_any)
+    assert qc.qc_sample(any_store, ls_any, fraction=0.5, seed=2).recheck_tasks_created == 0
+    pulled = annotate.pull(any_store, ls_any)
     assert (pulled.new, pulled.placeholders, pulled.recheck_ls_project_id) == (2, 2, rpid)
-    report = qc.qc_report(ls_any)
+    report = qc.qc_report(any_store)
     assert (report.drawn, report.rechecked, report.pending) == (2, 2, 0)
     assert report.same_annotator == []
     (dis,) = report.disagreements
     assert (dis.clip_id, dis.status, dis.differing_second_names) == (drawn[1], "open", ["6-7s"])
     assert (dis.first_annotator, dis.second_annotator) == (ann.email, bob.email)
     assert dis.recheck_task_id == exported[drawn[1]]["id"]
-    engine = open_engine(ls_any)
-    with session_scope(engine) as s:
+    with open_store(ls_any) as opened, opened.session() as s:
         rounds = sorted(
             (r.annotator, r.round, r.was_cancelled) for r in s.scalars(select(Annotation))
         )
         n_projects = s.scalar(select(func.count()).select_from(LsProject))
-    engine.dispose()
     assert rounds == [(ann.email, 1, False)] * 4 + [(bob.email, 2, False)] * 2
     assert n_projects == 2
-    cur = {c.clip_id: c for c in curated_labels(ls_any)}
+    cur = {c.clip_id: c for c in curated_labels(any_store)}
     assert cur[drawn[0]].provenance == "agreement" and drawn[1] not in cur
     assert sum(c.provenance == "first_pass" for c in cur.values()) == 2
 
     # third pass: served to cid only, in the re-check project; cid agrees with ann
-    third = qc.adjudicate(ls_any, drawn[1], third_pass=True, by="lead")
+    third = qc.adjudicate(any_store, ls_any, drawn[1], third_pass=True, by="lead")
     assert third.ls_task_id == exported[drawn[1]]["id"]
-    waiting = {d.clip_id: d for d in qc.qc_report(ls_any).disagreements}[drawn[1]]
+    waiting = {d.clip_id: d for d in qc.qc_report(any_store).disagreements}[drawn[1]]
     assert waiting.status == "third_pass" and "neither of the first two" in waiting.next_step
     assert ann.next_task(rpid) is None and bob.next_task(rpid) is None
     assert _label_stream(cid, rpid, {}) == [drawn[1]]
-    annotate.pull(ls_any)
-    cur = {c.clip_id: c for c in curated_labels(ls_any)}
+    annotate.pull(any_store, ls_any)
+    cur = {c.clip_id: c for c in curated_labels(any_store)}
     assert (cur[drawn[1]].provenance, cur[drawn[1]].segments) == ("adjudication", FIRST)
-    resolved = {d.clip_id: d for d in qc.qc_report(ls_any).disagreements}[drawn[1]]
+    resolved = {d.clip_id: d for d in qc.qc_report(any_store).disagreements}[drawn[1]]
     assert resolved.status == "resolved" and resolved.next_step == "none: curated"
     assert len(cur) == 4
 
     # a store that lost its re-check task rows finds them again by clip id
-    engine = open_engine(ls_any)
-    with session_scope(engine) as s:
+    with open_store(ls_any) as opened, opened.session() as s:
         rc = s.scalars(select(LsProject).where(LsProject.title == "avel (re-check)")).one()
         s.execute(delete(LsTask).where(LsTask.project_id == rc.id))
         s.execute(delete(QcDraw))  # and its draws: the same draw is made again
-    engine.dispose()
-    again = qc.qc_sample(ls_any, fraction=0.5, seed=2)
+    again = qc.qc_sample(any_store, ls_any, fraction=0.5, seed=2)
     assert again.drawn == 2 and again.recheck_tasks_created == 0
     assert sorted(c for _t, c in admin.task_clip_ids(rpid)) == drawn
 

@@ -11,6 +11,8 @@ from avel_annotate.errors import LabelStudioError
 from avel_annotate.labelstudio import client as client_mod
 from avel_annotate.labelstudio.server import start_server
 from avel_annotate.services import annotate
+from avel_annotate.services.annotate import PushOptions
+from avel_annotate.store.database import Store
 
 from .conftest import ADMIN, PASSWORD, TOKEN, add_clips, start_copy
 
@@ -18,7 +20,11 @@ pytestmark = pytest.mark.labelstudio
 
 
 def test_push_killed_half_way_then_resumed_has_no_duplicates(
-    ls_template: Path, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ls_template: Path,
+    tmp_path: Path,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    store: Store,
 ):
     handle = start_copy(ls_template, tmp_path / "ls", settings.data_dir)
     try:
@@ -36,7 +42,7 @@ def test_push_killed_half_way_then_resumed_has_no_duplicates(
 
         monkeypatch.setattr(client_mod.LsClient, "import_tasks", dying)
         with pytest.raises(LabelStudioError, match=handle.url):
-            annotate.push(ls, batch_size=5)
+            annotate.push(store, ls, PushOptions(batch_size=5))
         monkeypatch.undo()
 
         restarted = start_server(
@@ -49,11 +55,11 @@ def test_push_killed_half_way_then_resumed_has_no_duplicates(
         )
         handle = restarted
         assert restarted.url == ls.ls_url
-        resumed = annotate.push(ls, batch_size=5)
+        resumed = annotate.push(store, ls, PushOptions(batch_size=5))
         assert resumed.reconciled == 5 and resumed.created == 15
         assert resumed.already_pushed == 10 and not resumed.duplicates_on_server
         server = client_mod.LsClient(ls.ls_url, TOKEN).task_clip_ids(resumed.ls_project_id)
         assert sorted(c for _, c in server) == sorted(ids)
-        assert annotate.push(ls).created == 0
+        assert annotate.push(store, ls).created == 0
     finally:
         handle.stop()

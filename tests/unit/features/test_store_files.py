@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from avel_annotate.errors import FeatureError, InvalidIdError
+from avel_annotate.features import store_files
 from avel_annotate.features.provenance import Provenance
 from avel_annotate.features.store_files import feature_path, read_features, write_features
 
@@ -56,10 +59,64 @@ def test_round_trip_float16_with_provenance(tmp_path: Path) -> None:
 
 
 def test_overwrite_is_atomic_replace(tmp_path: Path) -> None:
+    """A reader in another thread, reading while the file is overwritten again and again,
+    always finds a whole file holding one of the versions: never a missing, partial or mixed
+    one. (Writing in place fails this at once: np.savez writes the zip member by member.)"""
+    path = tmp_path / "x.npz"
+    versions = [_arrays(i) for i in range(3)]
+    audio16 = [a.astype(np.float16) for _, a in versions]
+    write_features(path, *versions[0], PROV)
+    write_features(path, *versions[1], PROV)
+    np.testing.assert_array_equal(read_features(path).audio, audio16[1])
+
+    stop = threading.Event()
+    seen: list[int] = []
+    problems: list[str] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                got = read_features(path)
+            except FeatureError as e:  # missing, truncated or corrupt
+                problems.append(e.message)
+                continue
+            match = [i for i, a in enumerate(audio16) if np.array_equal(got.audio, a)]
+            if len(match) != 1 or not np.array_equal(
+                got.visual, versions[match[0]][0].astype(np.float16)
+            ):
+                problems.append("a file mixing two versions")
+            else:
+                seen.append(match[0])
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for n in range(60):
+            write_features(path, *versions[n % 3], PROV)
+    finally:
+        stop.set()
+        thread.join()
+    assert problems == []
+    assert len(seen) > 0 and len(set(seen)) > 1  # it really read while the writes went on
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left
+
+
+def test_a_write_that_fails_midway_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "x.npz"
     write_features(path, *_arrays(0), PROV)
-    write_features(path, *_arrays(1), PROV)
-    np.testing.assert_array_equal(read_features(path).audio, _arrays(1)[1].astype(np.float16))
+    before = path.read_bytes()
+
+    def half_then_fail(fh: Any, **arrays: np.ndarray) -> None:
+        fh.write(b"PK\x03\x04 half a zip")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_files.np, "savez", half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        write_features(path, *_arrays(1), PROV)
+    assert path.read_bytes() == before  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # and no temp file behind
 
 
 def test_write_refuses_wrong_shapes_and_overflow(tmp_path: Path) -> None:
