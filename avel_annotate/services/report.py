@@ -37,7 +37,7 @@ def _fig_row(name: str, f: Any) -> tuple[object, ...]:
     return (name, f.n_pairs, pct(f.percent_agreement), kappa, pct(f.category_agreement))
 
 
-def _qc_sections(store: Store, settings: Settings, progress: dict[str, int]) -> list[str]:
+def _qc_sections(store: Store, progress: dict[str, int]) -> list[str]:
     """Annotation progress, agreement with the pairs behind each figure, open disagreements."""
     from avel_annotate.services.gold import html_sections as gold_sections
     from avel_annotate.services.qc import qc_report
@@ -229,7 +229,7 @@ def write_report(
         *[html.warning(w) for w in _warnings(facts)],
         _clip_chart(facts.per_split),
         html.bar_chart("Fetch outcomes", {"clips": facts.outcomes}),
-        *_qc_sections(store, settings, facts.progress),
+        *_qc_sections(store, facts.progress),
         *_model_sections(facts),
         html.timelines(
             "Labels (curated, else the list's) against the model's event probabilities",
