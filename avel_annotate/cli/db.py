@@ -16,7 +16,7 @@ app = typer.Typer(help="Database schema: upgrade to the newest revision, show th
 @app.command("upgrade")
 def upgrade(
     ctx: typer.Context,
-    revision: str = typer.Argument("head", help="Target revision."),
+    revision: str = typer.Argument(store.HEAD, help="Target revision."),
 ) -> None:
     """Create or upgrade the database to the newest schema (Alembic migrations)."""
     e = env(ctx)  # not e.store: opening it would refuse an outdated database

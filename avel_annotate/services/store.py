@@ -10,16 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Engine  # TRANSITIONAL
-from sqlalchemy.orm import Session
-
 from avel_annotate.config import Settings
 from avel_annotate.store.database import Store as Store
-from avel_annotate.store.engine import make_engine, safe_url
+from avel_annotate.store.engine import Engine, make_engine, safe_url
 from avel_annotate.store.migrate import (
     UpgradeReport,
     current_revision,
-    ensure_schema,
     head_revision,
     is_known_revision,
     upgrade,
@@ -31,27 +27,22 @@ def open_store(settings: Settings) -> Store:
     return Store.open(settings.db_url)
 
 
-def open_engine(settings: Settings) -> Engine:
-    """TRANSITIONAL (removed once every service takes a Store): a bare engine."""
-    engine = make_engine(settings.db_url)
-    ensure_schema(engine)
-    return engine
+HEAD = "head"  # the newest revision, the default of `avel db upgrade`
 
 
 @contextmanager
-def store_session(settings: Settings) -> Iterator[Session]:
-    """TRANSITIONAL (removed once every service takes a Store): open, one unit of work,
-    dispose."""
-    with open_store(settings) as store, store.session() as session:
-        yield session
-
-
-def db_upgrade(settings: Settings, revision: str = "head") -> UpgradeReport:
+def _bare_engine(settings: Settings) -> Iterator[Engine]:
+    """An engine without the schema gate: `avel db` works on outdated and newer databases."""
     engine = make_engine(settings.db_url)
     try:
-        return upgrade(engine, revision)
+        yield engine
     finally:
         engine.dispose()
+
+
+def db_upgrade(settings: Settings, revision: str = HEAD) -> UpgradeReport:
+    with _bare_engine(settings) as engine:
+        return upgrade(engine, revision)
 
 
 @dataclass(frozen=True)
@@ -79,10 +70,7 @@ class DbCurrentReport:
 
 
 def db_current(settings: Settings) -> DbCurrentReport:
-    engine = make_engine(settings.db_url)
-    try:
+    with _bare_engine(settings) as engine:
         return DbCurrentReport(
             url=safe_url(settings.db_url), current=current_revision(engine), head=head_revision()
         )
-    finally:
-        engine.dispose()
