@@ -27,6 +27,15 @@ def temp_sibling(path: Path, suffix: str = "") -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}{TMP_MARK}{suffix}")
 
 
+def fsync_file(path: Path) -> None:
+    """Flush a file another program wrote (ffmpeg, yt-dlp) to disk before it is renamed in."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(folder: Path) -> None:
     """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
     try:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
 
 from avel_annotate.cli.output import JSON, env
-from avel_annotate.cli.render import kv, rows
+from avel_annotate.cli.render import columns, kv, rows, say
 from avel_annotate.errors import ConfigError
 from avel_annotate.services import gold
 from avel_annotate.services.gold import GoldReport, TruthFigures
@@ -88,16 +87,12 @@ def _remove_view(r: gold.GoldRemoveReport) -> None:
     kv("gold clips removed", {"clips": len(r.removed), "curated removed": r.curated.removed})
 
 
-def _say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
 def print_gold(g: GoldReport | None) -> None:
     """The gold section of the text `qc report`: literal, one row per annotator."""
     if g is None:
         return
-    _say()
-    _say(
+    say()
+    say(
         f"accuracy on gold ({g.gold_clips} gold clips, {g.answers} answers; flagged under "
         f"{100 * g.threshold:g} % of seconds or categories, with at least {g.min_answers} answers)"
     )
@@ -113,11 +108,11 @@ def print_gold(g: GoldReport | None) -> None:
         )
         for s in g.per_annotator
     ]
-    _rows([header, *body])
+    columns([header, *body])
     for step in g.next_steps:
-        _say(f"next: {step}")
-    _say()
-    _say("acceptance of pre-filled predictions (kept = submitted equal to the prediction)")
+        say(f"next: {step}")
+    say()
+    say("acceptance of pre-filled predictions (kept = submitted equal to the prediction)")
     accept_header = (
         "annotator",
         "pre-filled",
@@ -135,16 +130,10 @@ def print_gold(g: GoldReport | None) -> None:
         )
         for a in g.acceptance
     ]
-    _rows([accept_header, *accept_body])
+    columns([accept_header, *accept_body])
 
 
 def _truth(t: TruthFigures) -> str:
     if not t.tasks:
         return "-"
     return f"{t.prediction_right_pct:.1f} / {t.kept_pct:.1f} / {t.kept_when_wrong} (n={t.tasks})"
-
-
-def _rows(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        _say("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

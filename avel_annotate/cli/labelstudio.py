@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from avel_annotate.cli.output import JSON, env
+from avel_annotate.cli.render import say
 from avel_annotate.services import labelstudio
 
 app = typer.Typer(help="A local Label Studio server.")
@@ -15,12 +16,6 @@ app = typer.Typer(help="A local Label Studio server.")
 LS_DATA_DIR = typer.Option(
     None, "--data-dir", help="Label Studio's own data dir (default <data-dir>/labelstudio)."
 )
-
-
-def _say(text: str) -> None:
-    """Literal text, never wrapped or cut (the invite link must survive any terminal width)."""
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 @app.command("serve")
@@ -51,16 +46,16 @@ def serve(
 
 
 def _ready_view(report: labelstudio.ServeReport) -> None:
-    _say(f"Label Studio is running at {report.url} (pid {report.pid})")
-    _say(f"  data dir: {report.ls_data_dir}")
-    _say(f"  log: {report.log_path}")
-    _say(f"  admin login: {report.admin_email} (password in {report.credentials_path})")
-    _say(f"  token saved to: {report.config_path}")
-    _say(f"  invite link (also in {report.invite_path}):")
-    _say(f"{report.invite_url}")
+    say(f"Label Studio is running at {report.url} (pid {report.pid})")
+    say(f"  data dir: {report.ls_data_dir}")
+    say(f"  log: {report.log_path}")
+    say(f"  admin login: {report.admin_email} (password in {report.credentials_path})")
+    say(f"  token saved to: {report.config_path}")
+    say(f"  invite link (also in {report.invite_path}):")
+    say(f"{report.invite_url}")
     for warning in report.warnings:
         sys.stderr.write(f"warning: {warning}\n")
-    _say("Send the invite link to annotators; press Ctrl-C to stop the server.")
+    say("Send the invite link to annotators; press Ctrl-C to stop the server.")
 
 
 @app.command("stop")
@@ -68,8 +63,8 @@ def stop(ctx: typer.Context, ls_data_dir: Path | None = LS_DATA_DIR) -> None:
     """Stop the server a `serve` of this data dir left running (e.g. after its terminal died)."""
     stopped = labelstudio.stop_local_server(env(ctx).settings, ls_data_dir)
     if stopped is None:
-        _say("no Label Studio server is recorded for this data dir")
+        say("no Label Studio server is recorded for this data dir")
     elif stopped.was_running:
-        _say(f"stopped Label Studio (pid {stopped.pid}, port {stopped.port})")
+        say(f"stopped Label Studio (pid {stopped.pid}, port {stopped.port})")
     else:
-        _say(f"Label Studio (pid {stopped.pid}) had already exited; removed its pid file")
+        say(f"Label Studio (pid {stopped.pid}) had already exited; removed its pid file")

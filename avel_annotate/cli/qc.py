@@ -3,13 +3,11 @@ literally: whole clip ids, second names and next steps at any terminal width).""
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from avel_annotate.cli.gold import print_gold
 from avel_annotate.cli.output import JSON, env
-from avel_annotate.cli.render import counts, kv
+from avel_annotate.cli.render import columns, counts, kv, say
 from avel_annotate.services import qc
 from avel_annotate.services.annotate import DEFAULT_PROJECT
 
@@ -59,19 +57,6 @@ def _sample_view(report: qc.SampleReport) -> None:
     counts("drawn by category", report.drawn_by_category, "category")
 
 
-def _say(text: str = "") -> None:
-    """Literal text, never wrapped, cut or read as markup: clip ids and second names are what
-    `adjudicate` needs, whole, at any terminal width."""
-    sys.stdout.write(text + "\n")
-
-
-def _table(columns: list[str], data: list[tuple[object, ...]]) -> None:
-    cells = [columns, *[[str(v) for v in row] for row in data]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    for row in cells:
-        _say("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-
-
 @app.command("report")
 def report(
     ctx: typer.Context,
@@ -91,25 +76,25 @@ def report(
 
 
 def _report_view(r: qc.QcReport) -> None:
-    _say(f"drawn {r.drawn}, re-checked {r.rechecked}, waiting {r.pending}")
+    say(f"drawn {r.drawn}, re-checked {r.rechecked}, waiting {r.pending}")
     if r.pending_next_step:
-        _say(f"  next: {r.pending_next_step}")
+        say(f"  next: {r.pending_next_step}")
     groups = {"all": r.overall, **{f"annotator {k}": v for k, v in r.per_annotator.items()}}
     groups |= {f"category {k}": v for k, v in r.per_category.items()}
     groups |= {f"model {k} vs curated": v for k, v in r.model_vs_human.items()}
-    _say()
-    _say("agreement")
+    say()
+    say("agreement")
     cols = ["group", "pairs", "seconds %", "kappa", "category %", "exact %"]
-    _table(cols, [(k, f.n_pairs, *_figs(f)) for k, f in groups.items()])
-    _say()
-    _say(f"{len(r.disagreements)} disagreement(s)")
+    columns([cols, *[(k, f.n_pairs, *_figs(f)) for k, f in groups.items()]])
+    say()
+    say(f"{len(r.disagreements)} disagreement(s)")
     for d in r.disagreements:
-        _say(f"- clip {d.clip_id} (task {d.ls_task_id}): {d.status}")
-        _say(f"  first pass: annotation {d.first_annotation} by {d.first_annotator}")
-        _say(f"  re-check:   annotation {d.second_annotation} by {d.second_annotator}")
-        _say(f"  seconds differing: {' '.join(d.differing_second_names) or 'none'}")
-        _say(f"  category: {d.first_category or '-'} / {d.second_category or '-'}")
-        _say(f"  next: {d.next_step}")
+        say(f"- clip {d.clip_id} (task {d.ls_task_id}): {d.status}")
+        say(f"  first pass: annotation {d.first_annotation} by {d.first_annotator}")
+        say(f"  re-check:   annotation {d.second_annotation} by {d.second_annotator}")
+        say(f"  seconds differing: {' '.join(d.differing_second_names) or 'none'}")
+        say(f"  category: {d.first_category or '-'} / {d.second_category or '-'}")
+        say(f"  next: {d.next_step}")
     for flag in r.same_annotator:
-        _say(f"flagged (not counted): {flag}")
+        say(f"flagged (not counted): {flag}")
     print_gold(r.gold)

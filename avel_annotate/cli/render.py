@@ -94,3 +94,18 @@ def rows(title: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> N
 def line(text: str, style: str | None = None) -> None:
     """One line on stdout, literally; ``style`` (e.g. ``"bold red"``) is the only styling."""
     _out.print(Text(text, style=style or ""))
+
+
+def say(text: str = "") -> None:
+    """One line on stdout, literally and never wrapped or cut: clip ids, second names and
+    invite links must survive any terminal width whole."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def columns(rows: Sequence[Sequence[object]]) -> None:
+    """Rows (the first one the header) as space-aligned plain columns, each value whole."""
+    cells = [[str(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    for row in cells:
+        say("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -22,7 +22,7 @@ from avel_annotate.domain.fetch_breaker import Trip
 from avel_annotate.domain.ids import shard_of
 from avel_annotate.domain.vocab import ClipStatus
 from avel_annotate.errors import MediaError
-from avel_annotate.fileio import fsync_dir
+from avel_annotate.fileio import fsync_dir, fsync_file
 from avel_annotate.media import download as dl
 from avel_annotate.media import normalise as nm
 from avel_annotate.media import probe as pr
@@ -125,14 +125,6 @@ def staged_name(target: Path, token: str) -> Path:
     return target.with_name(f".{target.stem}.{'-'.join(tag)}{target.suffix}.new")
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def commit_fetched(run: Run, claim: fq.Claim, mp4: Path, wav: Path, values: dict[str, Any]) -> bool:
     """Stage the files beside their targets, then - in one unit of work - check the lease and
     mark fetched in one statement, and swap the staged files in (atomic renames).
@@ -147,8 +139,8 @@ def commit_fetched(run: Run, claim: fq.Claim, mp4: Path, wav: Path, values: dict
         "media_path": mp4_to.relative_to(data_dir).as_posix(),
         "wav_path": wav_to.relative_to(data_dir).as_posix(),
     }
-    _fsync(mp4)
-    _fsync(wav)
+    fsync_file(mp4)
+    fsync_file(wav)
     mp4_to.parent.mkdir(parents=True, exist_ok=True)
     # files staged for this clip by earlier claims (killed between staging and swap) are
     # orphans: this claim holds the lease, so no other worker can still swap them in
