@@ -47,6 +47,19 @@ class LocalError(MediaError):
         self.detail = f"{type(e).__name__}: [Errno {e.errno}] {e.strerror}: {e.filename}"
 
 
+class StopRequestedError(MediaError):
+    """Ctrl-C / SIGTERM came before this clip's next tool started: not the clip's fault."""
+
+    stage = "local"
+
+
+def _not_interrupted(run: Run, claim: fq.Claim, step: str) -> None:
+    """No new download or ffmpeg once the run is interrupted: the stop kills the children it
+    finds, and one started after that would outlive the run and refill its work folder."""
+    if run.interrupted.is_set():
+        raise StopRequestedError(f"clip {claim.clip_id}: fetch interrupted before {step}")
+
+
 def targets(clips_dir: Path, clip_id: str) -> tuple[Path, Path]:
     folder = clips_dir / shard_of(clip_id)
     return folder / f"{clip_id}.mp4", folder / f"{clip_id}.wav"
@@ -92,11 +105,13 @@ def content_seconds(claim: fq.Claim, got: dl.Downloaded, info: pr.MediaInfo, ful
 def produce(run: Run, claim: fq.Claim, work: Path) -> tuple[Path, Path, dict[str, Any]]:
     """Download, normalise and verify one clip in ``work``; raises MediaError subclasses."""
     full = fe.wants_full_download(claim.error_class)
+    _not_interrupted(run, claim, "the download")
     got = _download(run, claim, work, full)
     info = pr.probe_media(got.path, claim.clip_id)
     pr.require_streams(info, claim.clip_id)
     content_s = content_seconds(claim, got, info, full)
     mp4, wav = work / "clip.mp4", work / "clip.wav"
+    _not_interrupted(run, claim, "ffmpeg")
     nm.normalise(
         got.path,
         mp4,

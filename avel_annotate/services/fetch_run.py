@@ -174,6 +174,9 @@ def _supervise(run: Run, threads: list[threading.Thread], bar: ProgressBar) -> N
             last_renew = time.monotonic()
 
 
+STOP_ROUNDS = 3  # rounds of "end the children, wait 2 s for the workers" after the grace
+
+
 def _stop_after_interrupt(run: Run, threads: list[threading.Thread]) -> None:
     """Ctrl-C / SIGTERM: stop claiming, give in-flight clips a grace period, end children."""
     run.interrupted.set()
@@ -183,12 +186,18 @@ def _stop_after_interrupt(run: Run, threads: list[threading.Thread]) -> None:
     deadline = time.monotonic() + grace
     for t in threads:
         t.join(timeout=max(0.0, deadline - time.monotonic()))
-    # SIGTERM reaches only this process: end ffmpeg / the JS runtime ourselves
-    n_killed = children.terminate_children()
-    if n_killed:
-        log.warning("ended %d child process(es) still running", n_killed)
-    for t in threads:
-        t.join(timeout=2.0)
+    # SIGTERM reaches only this process: end ffmpeg / the JS runtime ourselves, again while a
+    # worker is still alive (one may have started a child just before it saw the stop); the
+    # work folder is removed only after this, so nothing may write into it then
+    for _ in range(STOP_ROUNDS):
+        n_killed = children.terminate_children()
+        if n_killed:
+            log.warning("ended %d child process(es) still running", n_killed)
+        for t in threads:
+            t.join(timeout=2.0)
+        if not any(t.is_alive() for t in threads):
+            return
+    log.warning("a fetch worker is still busy after the stop; its clip goes back to the queue")
 
 
 def run_workers(run: Run, bar: ProgressBar) -> tuple[bool, int]:

@@ -232,6 +232,28 @@ def test_a_worker_that_lost_its_lease_neither_commits_nor_deletes(
 # --- stalls ------------------------------------------------------------------------------
 
 
+def test_an_interrupted_run_starts_no_download_and_gives_the_clip_back(
+    settings: Settings, store: Store, server: RangeServer, tmp_path: Path
+) -> None:
+    """A worker that sees the stop after its claim starts no tool (one started after the stop
+    killed the children would outlive the run and refill its removed work folder)."""
+    _import(settings, tmp_path, IDS[:1])
+    stop = threading.Event()
+    work = settings.data_dir / "tmp" / "fetch" / "stopping"
+    run = fetch_state.Run(
+        settings, _opts(server), store, "host:1:run", work, stop, fetch_state.Gate(None, stop)
+    )
+    claim = fetch_state.claim(run)
+    assert claim is not None
+    before = len(server.requests())
+    run.interrupted.set()
+    fetch_clip.process(run, claim)
+    assert len(server.requests()) == before  # nothing was downloaded
+    assert not work.exists()
+    (clip,) = list_clips(store, settings)
+    assert (clip.status, clip.attempts, clip.error_class) == ("pending", 0, None)
+
+
 def test_a_stalled_source_times_out_and_stays_retryable(
     settings: Settings, store: Store, server: RangeServer, media_root: Path, tmp_path: Path
 ) -> None:
