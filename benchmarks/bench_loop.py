@@ -19,12 +19,17 @@ annotators write annotations in the JSON-export form, which pull validates again
 docs/model.md ("The loop benchmark") for why not a real server, the annotator and cost models.
 
 Arms: ``none`` (no pre-labels, list order), ``list`` (pre-labels, list order), ``uncertainty``
-(pre-labels, lowest prediction score first), ``random`` (pre-labels, random order). Round 0 has
-no model: ``none``/``list`` take the list's first clips, ``uncertainty``/``random`` the same
-random draw.
+(pre-labels, lowest prediction score first), ``balanced`` (pre-labels, the least sure clip of each
+predicted category in turn), ``random`` (pre-labels, random order). Round 0 has no model:
+``none``/``list`` take the list's first clips, the other arms the same random draw.
 
     python benchmarks/bench_loop.py [--quick] [--out benchmarks/results/loop.json]
         [--seeds 0 1 2] [--rounds 6] [--batch 60] [--epochs 10] [--pool 2600] [--scoring margin]
+        [--threads 2]
+    python benchmarks/bench_loop.py --merge A.json B.json ... --out ALL.json
+
+``--merge`` joins runs of the same configuration made in separate processes (one seed each, say,
+to use two cores) into one report, with its summary and plot.
 """
 
 from __future__ import annotations
@@ -65,7 +70,8 @@ from avel_annotate.store.tables import Clip
 log = logging.getLogger("bench_loop")
 
 EXTRACTOR = "synthetic-loop"
-ARMS = ("none", "list", "uncertainty", "random")
+ARMS = ("none", "list", "uncertainty", "balanced", "random")
+BY_SCORE = ("uncertainty", "balanced")  # arms ordered by the prediction score
 N_SEG = 10
 
 
@@ -337,6 +343,7 @@ class ScriptedLabelStudio:
         """Every task without an annotation gets one, from the annotator the clip is assigned
         to (by clip, so every arm sends a clip to the same person with the same reading)."""
         done = []
+        self.last_clip_ids: list[str] = []
         for tid, task in sorted(self._tasks.items()):
             if task["project"] != project_id or task["annotations"]:
                 continue
@@ -365,6 +372,7 @@ class ScriptedLabelStudio:
                 }
             )
             done.append(out)
+            self.last_clip_ids.append(clip_id)
         return done
 
 
@@ -418,6 +426,7 @@ def run_arm(
     truth = {
         cid: (pool.segments[i], pool.names[pool.category[i]]) for i, cid in enumerate(pool.clip_ids)
     }
+    index = {cid: i for i, cid in enumerate(pool.clip_ids)}
     # the validation split: labelled once from scratch, the same way in every arm
     store = open_store(settings)  # closed when the arm is done
     annotate.push(store, settings, PushOptions(project="val", split="val"), client=client)
@@ -433,8 +442,8 @@ def run_arm(
         record: dict[str, Any] = {"round": rnd}
         if rnd > 0:  # annotate a batch with the model of the round before
             prelabel = kind != "none" and model is not None
-            if kind in ("none", "list") or (kind == "uncertainty" and model is None):
-                order = "list" if kind != "uncertainty" else "random"
+            if kind in ("none", "list") or (kind in BY_SCORE and model is None):
+                order = "list" if kind not in BY_SCORE else "random"
             else:
                 order = kind
             push = annotate.push(
@@ -446,6 +455,9 @@ def run_arm(
             labelled = server.annotate_open_tasks(pid, truth, pool.names, seed, cfg.cost)
             pulled = annotate.pull(store, settings, project="loop", client=client)
             prefilled = [x for x in labelled if x.prefilled]
+            by_cat = np.bincount(
+                [pool.category[index[c]] for c in server.last_clip_ids], minlength=len(pool.names)
+            )
             human = sum(x.human_s for x in labelled)
             human_total += human
             record.update(
@@ -459,6 +471,8 @@ def run_arm(
                     else None
                 ),
                 accepted_unchanged=sum(x.accepted_unchanged for x in labelled),
+                pushed_by_true_category=by_cat.tolist(),
+                prefill_right_seconds=_prefill_right(server, pool, index),
                 human_s_per_clip=human / len(labelled) if labelled else None,
                 human_s_total=human_total,
             )
@@ -504,6 +518,26 @@ def run_arm(
     store.close()
     shutil.rmtree(data, ignore_errors=True)
     return records
+
+
+def _prefill_right(server: ScriptedLabelStudio, pool: Pool, index: dict[str, int]) -> float | None:
+    """Share of the pre-filled seconds of the clips just annotated that were right (segment
+    and category) against the truth: how good the predictions shown to the annotators were."""
+    bg = len(pool.names)
+    names = {n: i for i, n in enumerate(pool.names)}
+    right = total = 0
+    wanted = set(server.last_clip_ids)
+    for task in server._tasks.values():
+        cid = task["data"]["clip_id"]
+        if cid not in wanted or not task.get("predictions"):
+            continue
+        got = result_to_labels(task["predictions"][0]["result"], pool.names)
+        i = index[cid]
+        mine = _label_ids(got.segments, names.get(got.category or ""), bg)
+        want = _label_ids(pool.segments[i], pool.category[i], bg)
+        right += sum(a == b for a, b in zip(mine, want, strict=True))
+        total += N_SEG
+    return right / total if total else None
 
 
 def clips_to_target(records: list[dict[str, Any]], target: float) -> int | None:
@@ -553,18 +587,63 @@ def summarise(results: dict[str, dict[str, list[dict[str, Any]]]], target: float
         }
         for arm in results
     }
+    mean_to_target = {}
+    for arm, curve in curves.items():
+        hit = [
+            n
+            for n, acc in zip(curve["curated_clips"], curve["test_accuracy"], strict=True)
+            if acc is not None and n is not None and acc >= target
+        ]
+        mean_to_target[arm] = int(hit[0]) if hit else None
     return {
         "clips_to_target": to_target,
         "human_s_to_target": human_to_target,
         "mean_curves": curves,
+        "mean_curve_clips_to_target": mean_to_target,
     }
+
+
+def paired_vs_random(results: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Per arm and round: test accuracy minus random's on the same seed (the same pool, team
+    and first draw), mean and standard error over the seeds both arms ran."""
+    if "random" not in results:
+        return {}
+    out: dict[str, Any] = {}
+    for arm, by_seed in results.items():
+        if arm == "random":
+            continue
+        seeds = sorted(set(by_seed) & set(results["random"]))
+        rows = []
+        for rnd in range(len(by_seed[seeds[0]]) if seeds else 0):
+            diffs = [
+                by_seed[s][rnd]["test_accuracy"] - results["random"][s][rnd]["test_accuracy"]
+                for s in seeds
+                if by_seed[s][rnd].get("test_accuracy") is not None
+                and results["random"][s][rnd].get("test_accuracy") is not None
+            ]
+            if not diffs:
+                continue
+            d = np.asarray(diffs)
+            se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else None
+            rows.append({
+                "round": rnd,
+                "curated_clips": by_seed[seeds[0]][rnd]["curated_clips"],
+                "mean_diff": round(float(d.mean()), 4),
+                "se": round(se, 4) if se is not None else None,
+                "wins": int((d > 0).sum()),
+                "losses": int((d < 0).sum()),
+                "seeds": int(d.size),
+            })  # fmt: skip
+        out[arm] = rows
+    return out
 
 
 def _arm(text: str) -> str:
     kind, _, scoring = text.partition(":")
-    if kind not in ARMS or (scoring and (kind != "uncertainty" or scoring not in SCORERS)):
+    if kind not in ARMS or (scoring and (kind not in BY_SCORE or scoring not in SCORERS)):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: use {', '.join(ARMS)} or uncertainty:SCORE ({', '.join(SCORERS)})"
+            f"{text!r}: use {', '.join(ARMS)}, uncertainty:SCORE or balanced:SCORE "
+            f"({', '.join(SCORERS)})"
         )
     return text
 
@@ -577,7 +656,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument(
         "--arms", nargs="+", default=list(ARMS), type=_arm,
-        help=f"of {', '.join(ARMS)}; uncertainty:SCORE scores that arm by SCORE",
+        help=f"of {', '.join(ARMS)}; uncertainty:SCORE or balanced:SCORE: that arm's score",
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--batch", type=int, default=None)
@@ -589,11 +668,19 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument("--scoring", default="margin", choices=sorted(SCORERS))
     parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", default=None, metavar="JSON",
+        help="join these reports of one configuration into OUT instead of running",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.merge:
+        merge_reports(args.merge, args.out, args.svg, args.targets)
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("avel_annotate").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     quick = args.quick
     spec = PoolSpec(
         n_pool=args.pool or (240 if quick else PoolSpec.n_pool),
@@ -622,7 +709,6 @@ def main(argv: list[str] | None = None) -> None:
         for seed in seeds:
             for arm in args.arms:
                 results.setdefault(arm, {})[str(seed)] = run_arm(arm, seed, pool, base, work, cfg)
-    summary = {f"{t:g}": summarise(results, t) for t in targets}
     report = {
         "benchmark": "benchmarks/bench_loop.py: the annotation loop through the services "
         "(push -> scripted annotators -> pull -> qc -> train -> test -> predict)",
@@ -654,17 +740,69 @@ def main(argv: list[str] | None = None) -> None:
         "targets": targets,
         "setup_s": round(setup_s, 1),
         "total_s": round(time.perf_counter() - started, 1),
-        "clips_to_target": {t: v["clips_to_target"] for t, v in summary.items()},
-        "human_s_to_target": {t: v["human_s_to_target"] for t, v in summary.items()},
-        "mean_curves": next(iter(summary.values()))["mean_curves"],
-        "rounds": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
-    svg = args.svg or args.out.with_suffix(".svg")
-    svg.write_text(chart(report))
+    write_report(report, results, args.out, args.svg)
+
+
+def write_report(
+    report: dict[str, Any],
+    results: dict[str, dict[str, list[dict[str, Any]]]],
+    out: Path,
+    svg: Path | None,
+) -> None:
+    """Add the summaries of ``results`` to ``report`` and write it (JSON and the SVG plot)."""
+    summary = {f"{t:g}": summarise(results, t) for t in report["targets"]}
+    report.update(
+        clips_to_target={t: v["clips_to_target"] for t, v in summary.items()},
+        human_s_to_target={t: v["human_s_to_target"] for t, v in summary.items()},
+        mean_curve_clips_to_target={t: v["mean_curve_clips_to_target"] for t, v in summary.items()},
+        mean_curves=next(iter(summary.values()))["mean_curves"],
+        paired_vs_random=paired_vs_random(results),
+        rounds=results,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    (svg or out.with_suffix(".svg")).write_text(chart(report))
     print(json.dumps({"clips_to_target": report["clips_to_target"],
+                      "mean_curve_clips_to_target": report["mean_curve_clips_to_target"],
                       "total_s": report["total_s"]}, indent=1))  # fmt: skip
+
+
+SAME_CONFIG = ("quick", "pool", "annotators", "cost_model", "loop", "targets")
+
+
+def merge_reports(
+    paths: list[Path], out: Path, svg: Path | None, targets: list[float] | None = None
+) -> None:
+    """One report from runs of one configuration made in separate processes; ``targets``
+    replaces the runs' targets (clips to target is computed again for them)."""
+    reports = [json.loads(p.read_text()) for p in paths]
+    first = reports[0]
+    same = [k for k in SAME_CONFIG if not (targets and k == "targets")]
+    for path, other in zip(paths[1:], reports[1:], strict=True):
+        for key in same:
+            if other.get(key) != first.get(key):
+                raise SystemExit(f"{path}: its {key!r} differs from {paths[0]}'s; merge only "
+                                 "runs of one configuration")  # fmt: skip
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for path, rep in zip(paths, reports, strict=True):
+        for arm, by_seed in rep["rounds"].items():
+            for seed, recs in by_seed.items():
+                if seed in results.setdefault(arm, {}):
+                    raise SystemExit(f"{path}: arm {arm} seed {seed} is in two reports")
+                results[arm][seed] = recs
+    report = {k: v for k, v in first.items() if k not in ("rounds", "paired_vs_random")}
+    report.update(
+        command=" ".join(r["command"] for r in reports),
+        merged_from=[str(p) for p in paths],
+        seeds=sorted({int(s) for by_seed in results.values() for s in by_seed}),
+        total_s=round(sum(r["total_s"] for r in reports), 1),
+        targets=targets or first["targets"],
+    )
+    write_report(report, results, out, svg)
+
+
+MAX_SEEDS_DRAWN = 3  # more seeds than this: the plot draws each arm's mean curve
 
 
 def chart(report: dict[str, Any]) -> str:
@@ -677,6 +815,14 @@ def chart(report: dict[str, Any]) -> str:
     ):
         series = {}
         for arm, by_seed in report["rounds"].items():
+            if len(by_seed) > MAX_SEEDS_DRAWN:  # one mean line per arm, not a tangle of seeds
+                curve = report["mean_curves"][arm]
+                series[f"{arm} mean of {len(by_seed)} seeds"] = [
+                    (n, v)
+                    for n, v in zip(curve["curated_clips"], curve[key], strict=True)
+                    if n is not None and v is not None
+                ]
+                continue
             for seed, recs in by_seed.items():
                 pts = [(r["curated_clips"], r[key]) for r in recs if r.get(key) is not None]
                 series[f"{arm} seed {seed}"] = pts

@@ -29,7 +29,12 @@ def push(
     model: str | None = typer.Option(
         _PUSH.model, "--model", help="Attach this model's predictions."
     ),
-    order: str = typer.Option(_PUSH.order, "--order", help="list | uncertainty | random"),
+    order: str = typer.Option(
+        _PUSH.order,
+        "--order",
+        help="list | uncertainty (least sure first) | balanced (least sure of each predicted "
+        "category in turn) | random.",
+    ),
     seed: int = typer.Option(_PUSH.seed, "--seed", help="Seed of --order random and the gold mix."),
     gold_rate: float = typer.Option(
         _PUSH.gold_rate, "--gold-rate", help="Gold copies per new task."

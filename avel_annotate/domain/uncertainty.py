@@ -113,3 +113,23 @@ def order_by_confidence(scores: Sequence[float | None]) -> list[int]:
         range(len(scores)),
         key=lambda i: (scores[i] is None, scores[i] if scores[i] is not None else 0.0),
     )
+
+
+def order_balanced(scores: Sequence[float | None], groups: Sequence[str | None]) -> list[int]:
+    """Positions in push order for ``--order balanced``: the least sure clip of each predicted
+    category in turn, so that a batch is spread over the categories instead of filled from the
+    ones the model is worst at. Within a group, lowest confidence first; the groups take turns
+    in the order of their least sure clip (``None``, a prediction of background only, is a
+    group of its own). Positions without a score come last, in their original order."""
+    if len(scores) != len(groups):
+        raise ValueError("one group per score is needed")
+    by_group: dict[str | None, list[int]] = {}
+    for i in order_by_confidence(scores):
+        if scores[i] is not None:
+            by_group.setdefault(groups[i], []).append(i)
+    queues = list(by_group.values())  # dicts keep insertion order: least sure group first
+    out: list[int] = []
+    for turn in range(max((len(q) for q in queues), default=0)):
+        out.extend(q[turn] for q in queues if turn < len(q))
+    out.extend(i for i, s in enumerate(scores) if s is None)
+    return out

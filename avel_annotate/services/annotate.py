@@ -19,7 +19,7 @@ from rich.progress import track
 
 from avel_annotate.config import Settings
 from avel_annotate.domain.ls_results import labels_to_result
-from avel_annotate.domain.uncertainty import order_by_confidence
+from avel_annotate.domain.uncertainty import order_balanced, order_by_confidence
 from avel_annotate.errors import ConfigError, NotFoundError
 from avel_annotate.labelstudio.client import LsClient
 from avel_annotate.services import gold
@@ -32,7 +32,8 @@ from avel_annotate.store.database import Session, Store
 
 log = logging.getLogger(__name__)
 
-ORDERS = ("list", "uncertainty", "random")
+ORDERS = ("list", "uncertainty", "balanced", "random")
+BY_SCORE = ("uncertainty", "balanced")  # the orders that need a model's prediction scores
 
 __all__ = [
     "DEFAULT_PROJECT",
@@ -54,7 +55,7 @@ class PushOptions:
     split: str | None = None  # only clips of this split
     limit: int | None = None  # at most this many new tasks
     model: str | None = None  # attach this model version's predictions
-    order: str = "list"  # list | uncertainty | random
+    order: str = "list"  # list | uncertainty | balanced | random
     seed: int = 0  # of --order random and of the gold mix
     batch_size: int = 500
     gold_rate: float = gold.dg.DEFAULT_GOLD_RATE  # gold copies per new task
@@ -62,8 +63,8 @@ class PushOptions:
     def check(self) -> None:
         if self.order not in ORDERS:
             raise ConfigError(f"unknown order {self.order!r}", f"use one of {', '.join(ORDERS)}")
-        if self.order == "uncertainty" and self.model is None:
-            raise ConfigError("--order uncertainty needs --model VERSION", "name a model version")
+        if self.order in BY_SCORE and self.model is None:
+            raise ConfigError(f"--order {self.order} needs --model VERSION", "name a model version")
 
 
 @dataclass(frozen=True)
@@ -184,9 +185,14 @@ def _ordered(plan: _Plan, opts: PushOptions) -> list[q.PushCandidate]:
     candidates = list(plan.candidates)
     if opts.order == "random":
         random.Random(opts.seed).shuffle(candidates)
-    elif opts.order == "uncertainty":
-        scores = [plan.preds[c.pk].score if c.pk in plan.preds else None for c in candidates]
-        candidates = [candidates[i] for i in order_by_confidence(scores)]
+    elif opts.order in BY_SCORE:
+        preds = [plan.preds.get(c.pk) for c in candidates]
+        scores = [p.score if p is not None else None for p in preds]
+        if opts.order == "uncertainty":
+            order = order_by_confidence(scores)
+        else:
+            order = order_balanced(scores, [p.category if p is not None else None for p in preds])
+        candidates = [candidates[i] for i in order]
     return candidates[: opts.limit] if opts.limit else candidates
 
 

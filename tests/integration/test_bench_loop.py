@@ -3,6 +3,7 @@ services (push, pull, qc, train, evaluate, predict) with a JSON whose figures ha
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import subprocess
@@ -81,6 +82,21 @@ def test_clips_to_target_is_the_first_round_at_target():
     assert b.clips_to_target(recs, 0.9) is None
 
 
+def test_many_seeds_are_drawn_as_one_mean_line_per_arm():
+    b = _bench()
+    recs = {str(s): [{"curated_clips": 0}, {"curated_clips": 30, "test_accuracy": 0.5 + s / 100,
+            "edit_rate": 0.1, "human_s_total": 100.0, "curated_label_accuracy": 0.9}]
+            for s in range(4)}  # fmt: skip
+    results = {"random": recs, "balanced": copy.deepcopy(recs)}
+    report = {"targets": [0.5], "rounds": results,
+              "mean_curves": b.summarise(results, 0.5)["mean_curves"]}  # fmt: skip
+    svg = b.chart(report)
+    assert "random mean of 4 seeds" in svg and "seed 0" not in svg
+    assert report["mean_curves"]["random"]["test_accuracy"] == [None, 0.515]
+    report["rounds"] = {"random": {k: recs[k] for k in "012"}}
+    assert "random seed 2" in b.chart(report)
+
+
 @pytest.mark.slow
 def test_quick_run_writes_a_consistent_json_and_plot(tmp_path: Path):
     out = tmp_path / "loop.json"
@@ -92,7 +108,8 @@ def test_quick_run_writes_a_consistent_json_and_plot(tmp_path: Path):
     r = json.loads(out.read_text())
     assert r["quick"] is True
     seeds = [str(s) for s in r["seeds"]]
-    assert len(seeds) >= 2 and set(r["rounds"]) == {"none", "list", "uncertainty", "random"}
+    assert len(seeds) >= 2
+    assert set(r["rounds"]) == {"none", "list", "uncertainty", "balanced", "random"}
     batch, n_rounds, targets = r["loop"]["batch"], r["loop"]["rounds"], r["targets"]
     assert set(r["clips_to_target"]) == {f"{t:g}" for t in targets}
     for arm, by_seed in r["rounds"].items():
@@ -103,6 +120,8 @@ def test_quick_run_writes_a_consistent_json_and_plot(tmp_path: Path):
             for k, x in enumerate(recs[1:], start=1):
                 assert x["pushed"] == x["pulled_new"] == batch
                 assert x["curated_clips"] == k * batch  # every labelled clip curated once
+                assert sum(x["pushed_by_true_category"]) == batch
+                assert (x["prefill_right_seconds"] is not None) == (arm != "none" and k > 1)
                 human += x["human_s_per_clip"] * x["pushed"]
                 assert x["human_s_total"] == pytest.approx(human)
                 assert x["model"] == f"{arm}-s{seed}-r{k:02d}"
@@ -118,7 +137,7 @@ def test_quick_run_writes_a_consistent_json_and_plot(tmp_path: Path):
             if expected:
                 assert set(orders) == {expected}
             else:
-                assert orders == ["random"] + ["uncertainty"] * (n_rounds - 1)
+                assert orders == ["random"] + [arm] * (n_rounds - 1)
             for t in targets:
                 assert r["clips_to_target"][f"{t:g}"][arm][seed] == next(
                     (x["curated_clips"] for x in recs[1:] if x["test_accuracy"] >= t), None
@@ -130,9 +149,57 @@ def test_quick_run_writes_a_consistent_json_and_plot(tmp_path: Path):
         assert first["none"]["human_s_total"] == first["list"]["human_s_total"]
         assert first["none"]["test_accuracy"] == first["list"]["test_accuracy"]
         assert first["random"]["human_s_total"] == first["uncertainty"]["human_s_total"]
+        assert first["random"]["human_s_total"] == first["balanced"]["human_s_total"]
+    # paired differences against random: one row per round with a model, over both seeds
+    for arm in ("none", "list", "uncertainty", "balanced"):
+        rows = r["paired_vs_random"][arm]
+        assert [x["round"] for x in rows] == list(range(1, n_rounds + 1))
+        for x in rows:
+            k = x["round"]
+            diffs = [r["rounds"][arm][s][k]["test_accuracy"]
+                     - r["rounds"]["random"][s][k]["test_accuracy"] for s in seeds]  # fmt: skip
+            assert x["mean_diff"] == pytest.approx(np.mean(diffs), abs=1e-4)
+            assert x["wins"] == sum(d > 0 for d in diffs) and x["seeds"] == len(seeds)
+    # the mean curve's clips to target
+    for t in targets:
+        for arm, curve in r["mean_curves"].items():
+            hit = [n for n, a in zip(curve["curated_clips"], curve["test_accuracy"], strict=True)
+                   if a is not None and a >= t]  # fmt: skip
+            assert r["mean_curve_clips_to_target"][f"{t:g}"][arm] == (hit[0] if hit else None)
     # the careful team labels mostly right: curated accuracy well above a blind guess
     accs = [x["curated_label_accuracy"] for a in r["rounds"].values() for s in a.values()
             for x in s[1:]]  # fmt: skip
     assert min(accs) > 0.7
     svg = ET.fromstring(out.with_suffix(".svg").read_text())
     assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) >= 4 * len(seeds)
+    # --merge: two one-seed reports make the two-seed report again
+    halves = []
+    for seed in seeds[:2]:
+        half = json.loads(out.read_text())
+        half["rounds"] = {arm: {seed: by[seed]} for arm, by in r["rounds"].items()}
+        half["seeds"] = [int(seed)]
+        halves.append(tmp_path / f"half{seed}.json")
+        halves[-1].write_text(json.dumps(half))
+    merged = tmp_path / "merged.json"
+    b = _bench()
+    b.merge_reports(halves, merged, None)
+    m = json.loads(merged.read_text())
+    assert m["rounds"] == {a: {s: v for s, v in by.items() if s in seeds[:2]}
+                           for a, by in r["rounds"].items()}  # fmt: skip
+    if len(seeds) == 2:
+        assert m["paired_vs_random"] == r["paired_vs_random"]
+        assert m["clips_to_target"] == r["clips_to_target"]
+    # other targets: clips to target computed again for them
+    b.merge_reports(halves, merged, None, [0.0, 1.01])
+    m = json.loads(merged.read_text())
+    assert m["targets"] == [0.0, 1.01] and set(m["clips_to_target"]) == {"0", "1.01"}
+    for arm, by_seed in m["rounds"].items():
+        for seed, recs in by_seed.items():
+            assert m["clips_to_target"]["0"][arm][seed] == recs[1]["curated_clips"]
+            assert m["clips_to_target"]["1.01"][arm][seed] is None
+    # a report of another configuration is refused, naming the file
+    other = json.loads(halves[1].read_text())
+    other["loop"]["epochs_psp"] += 1
+    halves[1].write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match=r"half.*loop"):
+        b.merge_reports(halves, merged, None)

@@ -13,6 +13,7 @@ from avel_annotate.domain.uncertainty import (
     entropy_score,
     expected_accuracy_score,
     margin_score,
+    order_balanced,
     order_by_confidence,
     score,
 )
@@ -118,3 +119,38 @@ def test_disagreement_needs_equal_lengths():
 )
 def test_order_by_confidence(scores, expected):
     assert order_by_confidence(scores) == expected
+
+
+@pytest.mark.parametrize(
+    ("scores", "groups", "expected"),
+    [
+        # b's least sure clip is the least sure of all: b, then None, then a take turns
+        ([0.9, 0.1, 0.5, 0.2, None, 0.3], ["a", "b", "a", "b", None, None], [1, 5, 2, 3, 0, 4]),
+        # one group: the plain uncertainty order
+        ([0.9, 0.1, 0.5], ["a", "a", "a"], [1, 2, 0]),
+        # a group that runs out drops out of the turns
+        ([0.1, 0.2, 0.3, 0.4], ["a", "a", "a", "b"], [0, 3, 1, 2]),
+        # ties keep list order, within and across groups
+        ([0.5, 0.5, 0.5, 0.5], ["a", "b", "a", "b"], [0, 1, 2, 3]),
+        ([None, None], ["a", "b"], [0, 1]),
+        ([], [], []),
+    ],
+)
+def test_order_balanced(scores, groups, expected):
+    assert order_balanced(scores, groups) == expected
+
+
+def test_order_balanced_spreads_a_batch_over_the_categories():
+    # the model is least sure of every "hard" clip: uncertainty order fills a batch of 4 with
+    # them, balanced order takes two of each
+    scores = [0.1, 0.15, 0.2, 0.25, 0.3, 0.8, 0.85, 0.9]
+    groups = ["hard"] * 5 + ["easy"] * 3
+    first4 = [groups[i] for i in order_balanced(scores, groups)[:4]]
+    assert first4.count("hard") == 2 and first4.count("easy") == 2
+    assert [groups[i] for i in order_by_confidence(scores)[:4]] == ["hard"] * 4
+    assert sorted(order_balanced(scores, groups)) == list(range(8))  # a permutation
+
+
+def test_order_balanced_needs_one_group_per_score():
+    with pytest.raises(ValueError):
+        order_balanced([0.1, 0.2], ["a"])
