@@ -43,7 +43,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -387,6 +387,7 @@ class LoopConfig:
     batch_size: int = 16
     scoring: str = "margin"
     cost: CostModel = CostModel()
+    team: tuple[AnnotatorSpec, ...] = TEAM
 
 
 def _label_ids(segments: str, category: int | None, background: int) -> list[int]:
@@ -421,7 +422,7 @@ def run_arm(
         shutil.rmtree(data)
     shutil.copytree(base, data)
     settings = load_settings(data_dir=data, overrides={"progress": False})
-    server = ScriptedLabelStudio(TEAM)
+    server = ScriptedLabelStudio(cfg.team)
     client = cast(LsClient, server)
     truth = {
         cid: (pool.segments[i], pool.names[pool.category[i]]) for i, cid in enumerate(pool.clip_ids)
@@ -670,6 +671,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument(
+        "--accept-bias-scale", type=float, default=1.0,
+        help="multiplies every annotator's acceptance bias (0: every pre-fill is checked)",
+    )  # fmt: skip
+    parser.add_argument(
         "--merge", type=Path, nargs="+", default=None, metavar="JSON",
         help="join these reports of one configuration into OUT instead of running",
     )  # fmt: skip
@@ -693,6 +698,9 @@ def main(argv: list[str] | None = None) -> None:
         batch=args.batch or (30 if quick else LoopConfig.batch),
         epochs=args.epochs or (2 if quick else LoopConfig.epochs),
         scoring=args.scoring,
+        team=tuple(
+            replace(a, accept_bias=min(1.0, a.accept_bias * args.accept_bias_scale)) for a in TEAM
+        ),
     )
     seeds = args.seeds or ([0, 1] if quick else [0, 1, 2])
     targets = args.targets or ([0.5, 0.55] if quick else [0.7, 0.75, 0.8])
@@ -725,7 +733,7 @@ def main(argv: list[str] | None = None) -> None:
             "categories": pool.names,
             "list_order": "grouped by category (as AVE Annotations.txt)",
         },
-        "annotators": [asdict(a) for a in TEAM],
+        "annotators": [asdict(a) for a in cfg.team],
         "cost_model": asdict(cfg.cost),
         "loop": {
             "rounds": cfg.rounds,

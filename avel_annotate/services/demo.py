@@ -216,7 +216,7 @@ def _push_to_labelstudio(settings: Settings, model: str) -> tuple[int | None, st
             overrides={"progress": settings.progress},
         )
         with open_store(live) as store:
-            result = push(store, live, PushOptions(model=model, order="uncertainty"))
+            result = push(store, live, PushOptions(model=model, order="balanced"))
     except AvelError as e:
         return None, f"push failed: {e.one_line()}"
     finally:
