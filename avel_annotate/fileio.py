@@ -28,7 +28,8 @@ def temp_sibling(path: Path, suffix: str = "") -> Path:
 
 
 def fsync_file(path: Path) -> None:
-    """Flush a file another program wrote (ffmpeg, yt-dlp) to disk before it is renamed in."""
+    """Flush a file (one this module wrote, or one ffmpeg or yt-dlp wrote) to disk before it is
+    renamed in."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -46,14 +47,6 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     except OSError:
         pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -78,7 +71,7 @@ def atomic_path(path: Path, *, suffix: str = "", mode: int | None = None) -> Ite
             raise FileNotFoundError(f"{tmp}: the writer left no file to move onto {path}")
         if mode is not None:
             os.chmod(tmp, mode)
-        _fsync_file(tmp)
+        fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         _discard(tmp)
