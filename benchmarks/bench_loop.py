@@ -59,7 +59,7 @@ from avel_annotate.features.provenance import Provenance
 from avel_annotate.features.store_files import feature_path, write_features
 from avel_annotate.labelstudio.client import LsClient, schema_problem
 from avel_annotate.services import annotate, evaluation, predict, qc, training
-from avel_annotate.services.annotate import PushOptions
+from avel_annotate.services.annotate import BY_SCORE, PushOptions
 from avel_annotate.services.clips import import_clip_list
 from avel_annotate.services.curation import curated_labels
 from avel_annotate.services.store import open_store
@@ -71,7 +71,6 @@ log = logging.getLogger("bench_loop")
 
 EXTRACTOR = "synthetic-loop"
 ARMS = ("none", "list", "uncertainty", "balanced", "random")
-BY_SCORE = ("uncertainty", "balanced")  # arms ordered by the prediction score
 N_SEG = 10
 
 
@@ -588,14 +587,16 @@ def summarise(results: dict[str, dict[str, list[dict[str, Any]]]], target: float
         }
         for arm in results
     }
-    mean_to_target = {}
-    for arm, curve in curves.items():
-        hit = [
-            n
-            for n, acc in zip(curve["curated_clips"], curve["test_accuracy"], strict=True)
-            if acc is not None and n is not None and acc >= target
-        ]
-        mean_to_target[arm] = int(hit[0]) if hit else None
+    mean_to_target = {
+        arm: clips_to_target(
+            [
+                {"curated_clips": n, "test_accuracy": acc}
+                for n, acc in zip(curve["curated_clips"], curve["test_accuracy"], strict=True)
+            ],
+            target,
+        )
+        for arm, curve in curves.items()
+    }
     return {
         "clips_to_target": to_target,
         "human_s_to_target": human_to_target,
