@@ -2,8 +2,11 @@
 
 ``workers`` threads each loop: wait for its turn (``Gate``), claim a clip, :func:`process` it.
 The main thread joins them, renews the run's leases every third of the lease, and on SIGINT or
-SIGTERM stops claiming, lets in-flight clips finish for ``stop_grace_s``, ends child processes
-and gives every unfinished clip back to the queue. Temporary work lives in
+SIGTERM stops claiming, lets in-flight clips finish for ``stop_grace_s`` (a second signal cuts
+that short), ends child processes and gives every unfinished clip back to the queue. While the
+workers run, the signals only set a flag (:class:`StopSignals`): a KeyboardInterrupt raised into
+the main thread's ``Thread.join`` can mark a running worker dead on Python < 3.13 (CPython
+gh-90882), and the stop would then remove the work folder under a download. Temporary work lives in
 ``<data-dir>/tmp/fetch/<host>_<pid>_<token>/``, removed at the end and, for dead processes of
 this host, at the start.
 """
@@ -161,10 +164,38 @@ def _update_progress(bar: ProgressBar, run: Run) -> None:
     bar.set(done, failed)
 
 
-def _supervise(run: Run, threads: list[threading.Thread], bar: ProgressBar) -> None:
-    """Join the workers, showing progress and renewing the run's leases as they work."""
+class StopSignals:
+    """SIGINT and SIGTERM, counted instead of raised, while the workers run (main thread only)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)
+
+
+def _supervise(
+    run: Run, threads: list[threading.Thread], bar: ProgressBar, signals: StopSignals
+) -> bool:
+    """Join the workers, showing progress and renewing the run's leases as they work.
+
+    Returns True when a stop signal came before they were done."""
     last_renew = time.monotonic()
     while any(t.is_alive() for t in threads):
+        if signals.count:
+            return True
         for t in threads:
             t.join(timeout=0.2)
         _update_progress(bar, run)
@@ -172,20 +203,27 @@ def _supervise(run: Run, threads: list[threading.Thread], bar: ProgressBar) -> N
             with run.store.session() as session:
                 fq.renew_leases(session, run.owner, run.opts.lease_s)
             last_renew = time.monotonic()
+    return bool(signals.count)
 
 
 STOP_ROUNDS = 3  # rounds of "end the children, wait 2 s for the workers" after the grace
 
 
-def _stop_after_interrupt(run: Run, threads: list[threading.Thread]) -> None:
-    """Ctrl-C / SIGTERM: stop claiming, give in-flight clips a grace period, end children."""
+def _stop_after_interrupt(run: Run, threads: list[threading.Thread], signals: StopSignals) -> None:
+    """Ctrl-C / SIGTERM: stop claiming, give in-flight clips a grace period (until a second
+    signal), end children."""
     run.interrupted.set()
     run.stop.set()
     grace = run.opts.stop_grace_s
-    log.warning("interrupted: finishing clips in flight (%.0f s at most)", grace)
+    log.warning(
+        "interrupted: finishing clips in flight (%.0f s at most; Ctrl-C again to stop now)", grace
+    )
     deadline = time.monotonic() + grace
-    for t in threads:
-        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    while time.monotonic() < deadline and signals.count < 2:
+        if not any(t.is_alive() for t in threads):
+            break
+        for t in threads:
+            t.join(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
     # SIGTERM reaches only this process: end ffmpeg / the JS runtime ourselves, again while a
     # worker is still alive (one may have started a child just before it saw the stop); the
     # work folder is removed only after this, so nothing may write into it then
@@ -208,14 +246,12 @@ def run_workers(run: Run, bar: ProgressBar) -> tuple[bool, int]:
         threading.Thread(target=worker, args=(run,), name=f"fetch-{i}", daemon=True)
         for i in range(run.opts.workers)
     ]
-    for t in threads:
-        t.start()
-    interrupted = False
-    try:
-        _supervise(run, threads, bar)
-    except KeyboardInterrupt:
-        interrupted = True
-        _stop_after_interrupt(run, threads)
+    with StopSignals() as signals:
+        for t in threads:
+            t.start()
+        interrupted = _supervise(run, threads, bar, signals)
+        if interrupted:
+            _stop_after_interrupt(run, threads, signals)
     with run.store.session() as session:
         released = fq.release(session, run.owner)
         if run.trip is not None:
