@@ -3,10 +3,17 @@
 ``session_scope()`` owns the transaction: it commits when the block ends and rolls back when it
 raises. Query functions take the session and never commit. SQLite gets WAL, foreign keys and a
 busy timeout so several worker threads of one process can share the file.
+
+Switching a database to WAL ignores the busy timeout: SQLite (3.40 here) answers "database is
+locked" at once when another connection holds a lock on a file still in rollback mode, as a new
+database is until its first connection has switched it. Several processes opening a new store at
+once meet exactly that, so ``enable_wal`` retries the switch for as long as the busy timeout.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,12 +36,30 @@ def safe_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+BUSY_TIMEOUT_S = 30.0
+
+
+def enable_wal(cursor: Any, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    """``PRAGMA journal_mode=WAL``, tried again while another connection's lock refuses it."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e).lower() or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    enable_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -120,7 +145,9 @@ def make_engine(url: str) -> Engine:
                     f"cannot create the database folder {folder}: {e.strerror}",
                     "make its parent writable, or use --data-dir/--db elsewhere",
                 ) from e
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:

@@ -37,7 +37,14 @@ from sqlalchemy import Engine, create_engine, event, func, inspect, select, tabl
 from sqlalchemy.exc import SQLAlchemyError
 
 from avel_annotate.errors import SchemaOutdatedError, StoreError
-from avel_annotate.store.engine import OPEN, db_error, safe_url, sqlite_path
+from avel_annotate.store.engine import (
+    BUSY_TIMEOUT_S,
+    OPEN,
+    db_error,
+    enable_wal,
+    safe_url,
+    sqlite_path,
+)
 
 log = logging.getLogger(__name__)
 LOCK_TIMEOUT_S = 300.0
@@ -155,14 +162,14 @@ def _pg_lock(engine: Engine, timeout_s: float) -> Iterator[None]:
 
 def _sqlite_migration_engine(path: Path) -> Engine:
     """An engine whose transactions are real ones, DDL included (``BEGIN IMMEDIATE``)."""
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_S})
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # the driver no longer commits DDL on its own
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=OFF")  # batch rebuilds must not cascade deletes
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        enable_wal(cursor)
         cursor.close()
 
     def on_begin(conn: Any) -> None:
