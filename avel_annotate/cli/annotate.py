@@ -39,6 +39,11 @@ def push(
     gold_rate: float = typer.Option(
         _PUSH.gold_rate, "--gold-rate", help="Gold copies per new task."
     ),
+    prefill_min_score: float | None = typer.Option(
+        _PUSH.prefill_min_score,
+        "--prefill-min-score",
+        help="Pre-fill only predictions scoring at least this (0-1); less sure clips open empty.",
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Create tasks for fetched clips not pushed yet (safe to re-run after an interruption)."""
@@ -51,6 +56,7 @@ def push(
         order=order,
         seed=seed,
         gold_rate=gold_rate,
+        prefill_min_score=prefill_min_score,
     )
     e.out(json_out).show(annotate.push(e.store, e.settings, opts), _push_view)
 
@@ -61,6 +67,7 @@ def _push_view(report: annotate.PushReport) -> None:
         {
             "new tasks": report.created,
             "with predictions": f"{report.with_predictions} ({report.model_version or '-'})",
+            "prediction withheld (under --prefill-min-score)": report.withheld,
             "recovered from an interrupted push": report.reconciled,
             "already pushed": report.already_pushed,
             "left for a later push": report.remaining,

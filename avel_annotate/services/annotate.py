@@ -59,12 +59,24 @@ class PushOptions:
     seed: int = 0  # of --order random and of the gold mix
     batch_size: int = 500
     gold_rate: float = gold.dg.DEFAULT_GOLD_RATE  # gold copies per new task
+    # attach a prediction only where its score is at least this; None: wherever there is one
+    prefill_min_score: float | None = None
 
     def check(self) -> None:
         if self.order not in ORDERS:
             raise ConfigError(f"unknown order {self.order!r}", f"use one of {', '.join(ORDERS)}")
         if self.order in BY_SCORE and self.model is None:
             raise ConfigError(f"--order {self.order} needs --model VERSION", "name a model version")
+        floor = self.prefill_min_score
+        if floor is not None:
+            if self.model is None:
+                raise ConfigError(
+                    "--prefill-min-score needs --model VERSION", "name a model version"
+                )
+            if not 0.0 <= floor <= 1.0:
+                raise ConfigError(
+                    f"--prefill-min-score {floor} is outside 0-1", "scores are between 0 and 1"
+                )
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ class PushReport:
     order: str
     duplicates_on_server: list[int] = field(default_factory=list)
     gold_copies: int = 0  # gold task copies mixed in (unannounced), not counted in created
+    withheld: int = 0  # new tasks whose prediction scored under --prefill-min-score
 
 
 # a first-pass project: one annotation a task; re-queued (overlap) tasks first
@@ -201,6 +214,16 @@ class _Sent:
     created: int = 0
     with_predictions: int = 0
     gold_copies: int = 0
+    withheld: int = 0
+
+
+def _shown(plan: _Plan, opts: PushOptions, clip_pk: int) -> q.PredictionRow | None:
+    """The prediction a task is pre-filled with: none under ``opts.prefill_min_score``."""
+    pred = plan.preds.get(clip_pk)
+    floor = opts.prefill_min_score
+    if pred is None or (floor is not None and float(pred.score) < floor):
+        return None
+    return pred
 
 
 def _send(
@@ -215,9 +238,10 @@ def _send(
     sent: _Sent,
 ) -> None:
     """Import one batch; its gold copies are recorded (pending) before, its tasks after."""
-    preds, mv_pk = plan.preds, plan.mv_pk
-    tasks = [_task(c, preds.get(c.pk), opts.model, plan.cats, key) for c, _g in batch]
-    golds = [(c.pk, mv_pk if c.pk in preds else None) for c, g in batch if g]
+    shown = {c.pk: _shown(plan, opts, c.pk) for c, _g in batch}
+    mv_pk = plan.mv_pk
+    tasks = [_task(c, shown[c.pk], opts.model, plan.cats, key) for c, _g in batch]
+    golds = [(c.pk, mv_pk if shown[c.pk] is not None else None) for c, g in batch if g]
     with store.session() as session:  # recorded first: a crash leaves them pending
         pending = iter(gold.q.add_pending(session, project_pk, golds))
     ids = client.import_tasks(pid, tasks)
@@ -226,12 +250,15 @@ def _send(
         q.insert_tasks(
             session,
             project_pk,
-            [(c.pk, t, mv_pk if c.pk in preds else None) for (c, g), t in pairs if not g],
+            [(c.pk, t, mv_pk if shown[c.pk] is not None else None) for (c, g), t in pairs if not g],
         )
         gold.q.set_task_ids(session, [(next(pending), t) for (_c, g), t in pairs if g])
     sent.created += len(ids) - len(golds)
     sent.gold_copies += len(golds)
-    sent.with_predictions += sum(1 for c, g in batch if c.pk in preds and not g)
+    sent.with_predictions += sum(1 for c, g in batch if shown[c.pk] is not None and not g)
+    sent.withheld += sum(
+        1 for c, g in batch if c.pk in plan.preds and shown[c.pk] is None and not g
+    )
 
 
 def push(
@@ -276,4 +303,5 @@ def push(
         order=opts.order,
         duplicates_on_server=plan.duplicates,
         gold_copies=sent.gold_copies,
+        withheld=sent.withheld,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from avel_annotate.errors import ConfigError
-from avel_annotate.services.annotate import PushOptions, _ordered, _Plan
+from avel_annotate.services.annotate import PushOptions, _ordered, _Plan, _shown
 from avel_annotate.store.annotations import PredictionRow, PushCandidate
 
 
@@ -41,3 +41,27 @@ def test_push_order(order, limit, expected):
 def test_score_orders_need_a_model(order):
     with pytest.raises(ConfigError, match=f"--order {order} needs --model"):
         PushOptions(order=order).check()
+
+
+@pytest.mark.parametrize(
+    ("opts", "message"),
+    [
+        (PushOptions(prefill_min_score=0.5), "--prefill-min-score needs --model"),
+        (PushOptions(model="m", prefill_min_score=1.5), "outside 0-1"),
+        (PushOptions(model="m", prefill_min_score=-0.1), "outside 0-1"),
+    ],
+)
+def test_prefill_floor_is_checked(opts, message):
+    with pytest.raises(ConfigError, match=message):
+        opts.check()
+
+
+@pytest.mark.parametrize(
+    ("floor", "shown"),
+    [(None, [1, 2, 3, 4, 5]), (0.3, [3, 4, 5]), (0.55, [4]), (0.0, [1, 2, 3, 4, 5])],
+)
+def test_prefill_floor_keeps_the_predictions_at_or_above_it(floor, shown):
+    plan = _plan(PREDS)
+    opts = PushOptions(model="m", prefill_min_score=floor)
+    opts.check()
+    assert [pk for pk in range(1, 7) if _shown(plan, opts, pk) is not None] == shown

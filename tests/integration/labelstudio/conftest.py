@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+import json
+
+from sqlalchemy import insert, select
 
 from avel_annotate.config import Settings
 from avel_annotate.services.store import open_store
 from avel_annotate.store.clips import ensure_categories
-from avel_annotate.store.tables import Clip
+from avel_annotate.store.tables import Clip, ModelVersion, Prediction
 from tests.conftest import ADMIN, PASSWORD, TOKEN, start_copy
 
-__all__ = ["ADMIN", "PASSWORD", "TOKEN", "add_clips", "start_copy"]
+__all__ = [
+    "ADMIN", "FIRST", "PASSWORD", "TOKEN", "add_clips", "add_model", "start_copy",
+]  # fmt: skip
+
+FIRST = "1111100000"  # the event seconds of every other prediction of add_model
 
 
 def add_clips(settings: Settings, n: int, categories: list[str], split: str = "train") -> list[str]:
@@ -40,3 +46,33 @@ def add_clips(settings: Settings, n: int, categories: list[str], split: str = "t
             )
         session.execute(insert(Clip), rows)
     return ids
+
+
+def add_model(settings: Settings, clip_ids: list[str]) -> None:
+    """Model version ``m1`` with a prediction per clip: ``FIRST`` or background in turn, scores
+    0.95, 0.90, ... down the list (the last clip is the least sure)."""
+    with open_store(settings) as opened, opened.session() as s:
+        mv = ModelVersion(
+            name="m1",
+            source="trained",
+            path="models/m1",
+            config="{}",
+            categories='["cat", "dog"]',
+        )
+        s.add(mv)
+        s.flush()
+        clips = {c.clip_id: c for c in s.scalars(select(Clip))}
+        rows = []
+        for i, cid in enumerate(clip_ids):
+            rows.append(
+                {
+                    "clip_id": clips[cid].id,
+                    "model_version_id": mv.id,
+                    "event_probs": json.dumps([0.9] * 5 + [0.1] * 5),
+                    "category_probs": "[0.5, 0.5]",
+                    "segments": FIRST if i % 2 == 0 else "0000000000",
+                    "category_id": clips[cid].category_id,
+                    "score": 0.95 - i * 0.05,  # the last clip is the least sure
+                }
+            )
+        s.execute(insert(Prediction), rows)

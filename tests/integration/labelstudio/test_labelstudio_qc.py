@@ -3,11 +3,10 @@ re-check with deliberate disagreements, report, adjudication, curated labels."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from avel_annotate.config import Settings
 from avel_annotate.domain.ls_results import labels_to_result
@@ -18,42 +17,13 @@ from avel_annotate.services.clips import clip_stats
 from avel_annotate.services.curation import curated_labels
 from avel_annotate.services.store import open_store
 from avel_annotate.store.database import Store
-from avel_annotate.store.tables import Annotation, Category, Clip, ModelVersion, Prediction
+from avel_annotate.store.tables import Annotation, Category, Clip
 
-from .conftest import TOKEN, add_clips
+from .conftest import FIRST, TOKEN, add_clips, add_model
 
 pytestmark = pytest.mark.labelstudio
 
-FIRST = "1111100000"
 OFF_BY_ONE = "1111110000"
-
-
-def _add_model(settings: Settings, clip_ids: list[str]) -> None:
-    with open_store(settings) as opened, opened.session() as s:
-        mv = ModelVersion(
-            name="m1",
-            source="trained",
-            path="models/m1",
-            config="{}",
-            categories='["cat", "dog"]',
-        )
-        s.add(mv)
-        s.flush()
-        clips = {c.clip_id: c for c in s.scalars(select(Clip))}
-        rows = []
-        for i, cid in enumerate(clip_ids):
-            rows.append(
-                {
-                    "clip_id": clips[cid].id,
-                    "model_version_id": mv.id,
-                    "event_probs": json.dumps([0.9] * 5 + [0.1] * 5),
-                    "category_probs": "[0.5, 0.5]",
-                    "segments": FIRST if i % 2 == 0 else "0000000000",
-                    "category_id": clips[cid].category_id,
-                    "score": 0.95 - i * 0.05,  # the last clip is the least sure
-                }
-            )
-        s.execute(insert(Prediction), rows)
 
 
 def _tasks_by_clip(client: LsClient, project_id: int) -> dict[str, dict[str, Any]]:
@@ -71,7 +41,7 @@ def _category(settings: Settings, clip_id: str) -> str:
 
 def test_two_annotators_recheck_report_adjudicate_curate(ls_settings: Settings, store: Store):
     ids = add_clips(ls_settings, 10, ["dog", "cat"])
-    _add_model(ls_settings, ids)
+    add_model(ls_settings, ids)
     pushed = annotate.push(
         store, ls_settings, PushOptions(model="m1", order="uncertainty", batch_size=4)
     )
