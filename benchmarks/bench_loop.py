@@ -414,9 +414,9 @@ def curated_accuracy(settings: Settings, pool: Pool) -> tuple[int, float | None]
 def run_arm(
     arm: str, seed: int, pool: Pool, base: Path, work: Path, cfg: LoopConfig
 ) -> list[dict[str, Any]]:
-    kind, _, scoring = arm.partition(":")  # "uncertainty:entropy": that arm's own score
+    kind, scoring, floor = parse_arm(arm)
     scoring = scoring or cfg.scoring
-    data = work / f"{arm.replace(':', '-')}-seed{seed}"
+    data = work / f"{arm_slug(arm)}-seed{seed}"
     if data.exists():
         shutil.rmtree(data)
     shutil.copytree(base, data)
@@ -448,7 +448,8 @@ def run_arm(
                 order = kind
             push = annotate.push(
                 store, settings, PushOptions(project="loop", split="train", limit=cfg.batch,
-                model=model if prelabel else None, order=order, seed=seed * 1000 + rnd),
+                model=model if prelabel else None, order=order, seed=seed * 1000 + rnd,
+                prefill_min_score=floor if prelabel else None),
                 client=client,
             )  # fmt: skip
             pid = push.ls_project_id
@@ -464,6 +465,7 @@ def run_arm(
                 order=order,
                 pushed=push.created,
                 with_predictions=push.with_predictions,
+                prefill_withheld=push.withheld,
                 pulled_new=pulled.new,
                 edit_rate=(
                     sum(x.changed_seconds for x in prefilled) / (N_SEG * len(prefilled))
@@ -473,6 +475,7 @@ def run_arm(
                 accepted_unchanged=sum(x.accepted_unchanged for x in labelled),
                 pushed_by_true_category=by_cat.tolist(),
                 prefill_right_seconds=_prefill_right(server, pool, index),
+                prefill_by_score=_prefill_by_score(server, pool, index),
                 human_s_per_clip=human / len(labelled) if labelled else None,
                 human_s_total=human_total,
             )
@@ -485,7 +488,7 @@ def run_arm(
         n_curated, cur_acc = curated_accuracy(settings, pool)
         record.update(curated_clips=n_curated, curated_label_accuracy=cur_acc)
         if n_curated:
-            name = f"{arm.replace(':', '-')}-s{seed}-r{rnd:02d}"
+            name = f"{arm_slug(arm)}-s{seed}-r{rnd:02d}"
             trained = training.train_model(store, settings, training.TrainOptions(
                 name=name, stages=("psp",), epochs=cfg.epochs,
                 batch_size=cfg.batch_size, seed=seed, bf16=True, features=EXTRACTOR,
@@ -538,6 +541,42 @@ def _prefill_right(server: ScriptedLabelStudio, pool: Pool, index: dict[str, int
         right += sum(a == b for a, b in zip(mine, want, strict=True))
         total += N_SEG
     return right / total if total else None
+
+
+SCORE_BANDS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _prefill_by_score(
+    server: ScriptedLabelStudio, pool: Pool, index: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The pre-filled clips just annotated by prediction score band (``SCORE_BANDS``): how many,
+    and the share of their seconds that were right; what a --prefill-min-score is chosen by."""
+    bg = len(pool.names)
+    names = {n: i for i, n in enumerate(pool.names)}
+    counts = np.zeros(len(SCORE_BANDS) - 1, dtype=np.int64)
+    right = np.zeros(len(SCORE_BANDS) - 1, dtype=np.int64)
+    wanted = set(server.last_clip_ids)
+    for task in server._tasks.values():
+        cid = task["data"]["clip_id"]
+        if cid not in wanted or not task.get("predictions"):
+            continue
+        pred = task["predictions"][0]
+        band = min(int(np.searchsorted(SCORE_BANDS, pred["score"], side="right")) - 1, 3)
+        got = result_to_labels(pred["result"], pool.names)
+        i = index[cid]
+        mine = _label_ids(got.segments, names.get(got.category or ""), bg)
+        want = _label_ids(pool.segments[i], pool.category[i], bg)
+        counts[band] += 1
+        right[band] += sum(a == b for a, b in zip(mine, want, strict=True))
+    return [
+        {
+            "from": lo,
+            "to": hi,
+            "clips": int(n),
+            "right_seconds": float(r / (N_SEG * n)) if n else None,
+        }
+        for lo, hi, n, r in zip(SCORE_BANDS, SCORE_BANDS[1:], counts, right, strict=False)
+    ]
 
 
 def clips_to_target(records: list[dict[str, Any]], target: float) -> int | None:
@@ -610,43 +649,82 @@ def paired_vs_random(results: dict[str, dict[str, list[dict[str, Any]]]]) -> dic
     and first draw), mean and standard error over the seeds both arms ran."""
     if "random" not in results:
         return {}
+    return {arm: paired_rows(results, arm, "random") for arm in results if arm != "random"}
+
+
+def paired_vs_same_floor(results: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """The same against random order pushed with the same pre-fill floor (``ARM@F`` against
+    ``random@F``), for the arms that have such a partner."""
     out: dict[str, Any] = {}
-    for arm, by_seed in results.items():
-        if arm == "random":
-            continue
-        seeds = sorted(set(by_seed) & set(results["random"]))
-        rows = []
-        for rnd in range(len(by_seed[seeds[0]]) if seeds else 0):
-            diffs = [
-                by_seed[s][rnd]["test_accuracy"] - results["random"][s][rnd]["test_accuracy"]
-                for s in seeds
-                if by_seed[s][rnd].get("test_accuracy") is not None
-                and results["random"][s][rnd].get("test_accuracy") is not None
-            ]
-            if not diffs:
-                continue
-            d = np.asarray(diffs)
-            se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else None
-            rows.append({
-                "round": rnd,
-                "curated_clips": by_seed[seeds[0]][rnd]["curated_clips"],
-                "mean_diff": round(float(d.mean()), 4),
-                "se": round(se, 4) if se is not None else None,
-                "wins": int((d > 0).sum()),
-                "losses": int((d < 0).sum()),
-                "seeds": int(d.size),
-            })  # fmt: skip
-        out[arm] = rows
+    for arm in results:
+        head, at, floor = arm.partition("@")
+        partner = f"random@{floor}"
+        if at and head != "random" and partner in results:
+            out[arm] = paired_rows(results, arm, partner)
     return out
 
 
-def _arm(text: str) -> str:
-    kind, _, scoring = text.partition(":")
-    if kind not in ARMS or (scoring and (kind not in BY_SCORE or scoring not in SCORERS)):
-        raise argparse.ArgumentTypeError(
+def paired_rows(
+    results: dict[str, dict[str, list[dict[str, Any]]]], arm: str, base: str
+) -> list[dict[str, Any]]:
+    by_seed, other = results[arm], results[base]
+    seeds = sorted(set(by_seed) & set(other))
+    rows = []
+    for rnd in range(len(by_seed[seeds[0]]) if seeds else 0):
+        diffs = [
+            by_seed[s][rnd]["test_accuracy"] - other[s][rnd]["test_accuracy"]
+            for s in seeds
+            if by_seed[s][rnd].get("test_accuracy") is not None
+            and other[s][rnd].get("test_accuracy") is not None
+        ]
+        if not diffs:
+            continue
+        d = np.asarray(diffs)
+        se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else None
+        rows.append({
+            "round": rnd,
+            "curated_clips": by_seed[seeds[0]][rnd]["curated_clips"],
+            "mean_diff": round(float(d.mean()), 4),
+            "se": round(se, 4) if se is not None else None,
+            "wins": int((d > 0).sum()),
+            "losses": int((d < 0).sum()),
+            "seeds": int(d.size),
+        })  # fmt: skip
+    return rows
+
+
+def parse_arm(text: str) -> tuple[str, str, float | None]:
+    """``ORDER[:SCORE][@FLOOR]`` as (order, score or "", pre-fill floor or None):
+    "balanced:entropy" scores by entropy; "balanced@0.5" pushes with --prefill-min-score 0.5."""
+    head, at, floor_text = text.partition("@")
+    kind, _, scoring = head.partition(":")
+    bad = kind not in ARMS or (scoring and (kind not in BY_SCORE or scoring not in SCORERS))
+    floor: float | None = None
+    if at:
+        try:
+            floor = float(floor_text)
+        except ValueError:
+            bad = True
+        else:
+            bad = bad or kind == "none" or not 0.0 <= floor <= 1.0
+    if bad:
+        raise ValueError(
             f"{text!r}: use {', '.join(ARMS)}, uncertainty:SCORE or balanced:SCORE "
-            f"({', '.join(SCORERS)})"
+            f"({', '.join(SCORERS)}), with @FLOOR (0-1) for a pre-fill floor"
         )
+    return kind, scoring, floor
+
+
+def arm_slug(arm: str) -> str:
+    """The arm as a file and model name part."""
+    return arm.replace(":", "-").replace("@", "-floor")
+
+
+def _arm(text: str) -> str:
+    try:
+        parse_arm(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     return text
 
 
@@ -658,7 +736,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument(
         "--arms", nargs="+", default=list(ARMS), type=_arm,
-        help=f"of {', '.join(ARMS)}; uncertainty:SCORE or balanced:SCORE: that arm's score",
+        help=f"of {', '.join(ARMS)}; uncertainty:SCORE or balanced:SCORE: that arm's score; "
+        "ARM@FLOOR: push with --prefill-min-score FLOOR",
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--batch", type=int, default=None)
@@ -767,6 +846,7 @@ def write_report(
         mean_curve_clips_to_target={t: v["mean_curve_clips_to_target"] for t, v in summary.items()},
         mean_curves=next(iter(summary.values()))["mean_curves"],
         paired_vs_random=paired_vs_random(results),
+        paired_vs_same_floor=paired_vs_same_floor(results),
         rounds=results,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -800,7 +880,11 @@ def merge_reports(
                 if seed in results.setdefault(arm, {}):
                     raise SystemExit(f"{path}: arm {arm} seed {seed} is in two reports")
                 results[arm][seed] = recs
-    report = {k: v for k, v in first.items() if k not in ("rounds", "paired_vs_random")}
+    report = {
+        k: v
+        for k, v in first.items()
+        if k not in ("rounds", "paired_vs_random", "paired_vs_same_floor")
+    }
     report.update(
         command=" ".join(r["command"] for r in reports),
         merged_from=[str(p) for p in paths],
