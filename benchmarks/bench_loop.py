@@ -20,8 +20,9 @@ docs/model.md ("The loop benchmark") for why not a real server, the annotator an
 
 Arms: ``none`` (no pre-labels, list order), ``list`` (pre-labels, list order), ``uncertainty``
 (pre-labels, lowest prediction score first), ``balanced`` (pre-labels, the least sure clip of each
-predicted category in turn), ``random`` (pre-labels, random order). Round 0 has no model:
-``none``/``list`` take the list's first clips, the other arms the same random draw.
+predicted category in turn), ``random`` (pre-labels, random order). ``ARM@F`` (``balanced@0.5``)
+pushes with ``--prefill-min-score F``: predictions scoring under F are not shown. Round 0 has no
+model: ``none``/``list`` take the list's first clips, the other arms the same random draw.
 
     python benchmarks/bench_loop.py [--quick] [--out benchmarks/results/loop.json]
         [--seeds 0 1 2] [--rounds 6] [--batch 60] [--epochs 10] [--pool 2600] [--scoring margin]
