@@ -461,6 +461,7 @@ def run_arm(
                 [pool.category[index[c]] for c in server.last_clip_ids], minlength=len(pool.names)
             )
             human = sum(x.human_s for x in labelled)
+            checks = _prefill_checks(server, pool, index)
             human_total += human
             record.update(
                 order=order,
@@ -475,8 +476,8 @@ def run_arm(
                 ),
                 accepted_unchanged=sum(x.accepted_unchanged for x in labelled),
                 pushed_by_true_category=by_cat.tolist(),
-                prefill_right_seconds=_prefill_right(server, pool, index),
-                prefill_by_score=_prefill_by_score(server, pool, index),
+                prefill_right_seconds=_prefill_right(checks),
+                prefill_by_score=_prefill_by_score(checks),
                 human_s_per_clip=human / len(labelled) if labelled else None,
                 human_s_total=human_total,
             )
@@ -524,59 +525,55 @@ def run_arm(
     return records
 
 
-def _prefill_right(server: ScriptedLabelStudio, pool: Pool, index: dict[str, int]) -> float | None:
-    """Share of the pre-filled seconds of the clips just annotated that were right (segment
-    and category) against the truth: how good the predictions shown to the annotators were."""
-    bg = len(pool.names)
-    names = {n: i for i, n in enumerate(pool.names)}
-    right = total = 0
-    wanted = set(server.last_clip_ids)
-    for task in server._tasks.values():
-        cid = task["data"]["clip_id"]
-        if cid not in wanted or not task.get("predictions"):
-            continue
-        got = result_to_labels(task["predictions"][0]["result"], pool.names)
-        i = index[cid]
-        mine = _label_ids(got.segments, names.get(got.category or ""), bg)
-        want = _label_ids(pool.segments[i], pool.category[i], bg)
-        right += sum(a == b for a, b in zip(mine, want, strict=True))
-        total += N_SEG
-    return right / total if total else None
-
-
-SCORE_BANDS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def _prefill_by_score(
+def _prefill_checks(
     server: ScriptedLabelStudio, pool: Pool, index: dict[str, int]
-) -> list[dict[str, Any]]:
-    """The pre-filled clips just annotated by prediction score band (``SCORE_BANDS``): how many,
-    and the share of their seconds that were right; what a --prefill-min-score is chosen by."""
+) -> list[tuple[float, int]]:
+    """For each pre-filled clip just annotated: its prediction's score and how many of its ten
+    pre-filled seconds were right (segment and category) against the truth."""
     bg = len(pool.names)
     names = {n: i for i, n in enumerate(pool.names)}
-    counts = np.zeros(len(SCORE_BANDS) - 1, dtype=np.int64)
-    right = np.zeros(len(SCORE_BANDS) - 1, dtype=np.int64)
+    out = []
     wanted = set(server.last_clip_ids)
     for task in server._tasks.values():
         cid = task["data"]["clip_id"]
         if cid not in wanted or not task.get("predictions"):
             continue
         pred = task["predictions"][0]
-        band = min(int(np.searchsorted(SCORE_BANDS, pred["score"], side="right")) - 1, 3)
         got = result_to_labels(pred["result"], pool.names)
         i = index[cid]
         mine = _label_ids(got.segments, names.get(got.category or ""), bg)
         want = _label_ids(pool.segments[i], pool.category[i], bg)
+        out.append((float(pred["score"]), sum(a == b for a, b in zip(mine, want, strict=True))))
+    return out
+
+
+def _prefill_right(checks: list[tuple[float, int]]) -> float | None:
+    """Share of the pre-filled seconds that were right: how good the predictions shown to the
+    annotators were."""
+    return sum(r for _, r in checks) / (N_SEG * len(checks)) if checks else None
+
+
+SCORE_BANDS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _prefill_by_score(checks: list[tuple[float, int]]) -> list[dict[str, Any]]:
+    """The pre-filled clips by prediction score band (``SCORE_BANDS``): how many, and the share
+    of their seconds that were right; what a --prefill-min-score is chosen by."""
+    last = len(SCORE_BANDS) - 2  # a score of 1.0 falls in the top band
+    counts = [0] * (last + 1)
+    right = [0] * (last + 1)
+    for score, r in checks:
+        band = min(int(np.searchsorted(SCORE_BANDS, score, side="right")) - 1, last)
         counts[band] += 1
-        right[band] += sum(a == b for a, b in zip(mine, want, strict=True))
+        right[band] += r
     return [
         {
             "from": lo,
             "to": hi,
-            "clips": int(n),
-            "right_seconds": float(r / (N_SEG * n)) if n else None,
+            "clips": n,
+            "right_seconds": float(k / (N_SEG * n)) if n else None,
         }
-        for lo, hi, n, r in zip(SCORE_BANDS, SCORE_BANDS[1:], counts, right, strict=False)
+        for lo, hi, n, k in zip(SCORE_BANDS, SCORE_BANDS[1:], counts, right, strict=False)
     ]
 
 
